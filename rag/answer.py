@@ -1,0 +1,310 @@
+"""Extractive answers: the sentence (or clause window) that answers, with citations.
+
+No LLM. Candidate sentences come from the top retrieved passages; each is scored by
+
+- keyword overlap with the question (IDF-weighted jieba tokens; figures count whole),
+- answer type: 多少/几/规模 want a figure, 谁 a person or organisation, 哪年/何时 a date,
+  哪些 a list,
+- time: years in the sentence, with 今年/去年/明年/年底 resolved against the article's
+  publication date, must fit the year the question asks about,
+- the passage's retrieval rank (dense + BM25 already agree on it).
+
+The answer is refused ("not found", with the closest passages as possibly related) when the
+best sentence's evidence is weak: see ``_confidence``; the threshold is tuned on the project's
+eval set (``rag eval``), never on one question.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .retrieve import Retriever, SearchResult
+from .settings import Settings
+from .types import Answer, Citation, Document, Hit
+
+REFUSAL_ZH = "资料中没有找到这个问题的答案。"
+REFUSAL_EN = "The articles do not contain the answer to this question."
+MAX_ANSWER_CHARS = 150
+
+_YEAR = re.compile(r"(?<!\d)(20\d\d)(?=年|\s*-|\s*—|\s*至|\s*到|$|[^\d])")
+_REL_YEAR = {"今年": 0, "本年": 0, "当年": 0, "年底": 0, "年内": 0, "全年": 0, "去年": -1,
+             "上年": -1, "前年": -2, "明年": 1}
+_FIGURE = re.compile(r"\d+(?:\.\d+)?\s*(?:[万亿千百]|多|余)?\s*(?:[个家人名项件款台支条户场次倍]|"
+                     r"亿元|万元|元|平方米|吨|斤|P|%|年|届|万|亿)")
+_LIST = re.compile(r"[、]")
+_PERSON = re.compile(r"(表示|说|指出|介绍|坦言|强调|认为|呼吁|感慨|透露|告诉记者)")
+_DATEPAT = re.compile(r"(20\d\d年|\d{1,2}月\d{1,2}日|\d{1,2}月|今年|去年|年底|前不久|近日)")
+_CLAUSE_END = re.compile(r"[,，;；:：]")
+_ASCII_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", s))
+
+
+def question_years(q: str, today_year: int | None = None) -> set[int]:
+    """Years the question asks about: explicit 2026年; 今年/去年/明年 only with ``today_year``."""
+    ys = {int(y) for y in _YEAR.findall(_norm(q))}
+    if today_year:
+        for w, off in _REL_YEAR.items():
+            if w in q and w not in ("全年", "年内", "年底", "当年"):
+                ys.add(today_year + off)
+    return ys
+
+
+def answer_type(q: str) -> str:
+    """Coarse expected answer type of a question (Chinese or English)."""
+    ql = q.lower()
+    if re.search(r"哪一?年|何时|什么时候|哪天|几月|哪个月|日期|when|what year|which year|what date", ql):
+        return "date"
+    if re.search(r"谁|哪位|何人|哪家|哪个(企业|公司|单位|机构|部门)|who|which (company|organi)", ql):
+        return "entity"
+    if re.search(r"多少|几|规模|多大|金额|比例|数量|目标|how (much|many)|what (is|was) the (number|amount|target|scale)|percentage", ql):
+        return "number"
+    if re.search(r"哪些|包括|有什么|what are|which", ql):
+        return "list"
+    return "fact"
+
+
+def sentence_years(text: str, doc_year: int | None) -> tuple[set[int], bool]:
+    """Years a sentence speaks of, and whether any was written explicitly."""
+    explicit = {int(y) for y in _YEAR.findall(text)}
+    resolved = set(explicit)
+    if doc_year:
+        for w, off in _REL_YEAR.items():
+            if w in text:
+                resolved.add(doc_year + off)
+    return resolved, bool(explicit)
+
+
+def complete_followup(q: str, history: Sequence[str]) -> str:
+    """Turn an elliptical follow-up into a full question using the previous one.
+
+    ``complete_followup("那2025年呢", ["海珠2026年大模型目标是多少"])`` ->
+    ``"海珠2025年大模型目标是多少"``.
+    """
+    if not history:
+        return q
+    prev = history[-1]
+    elliptical = len(q) <= 14 and (q.startswith(("那", "那么", "还有", "and ", "what about"))
+                                   or q.rstrip("?？ ").endswith("呢"))
+    if not elliptical:
+        return q
+    core = re.sub(r"^(那么|那|还有)", "", q).rstrip("?？ ")
+    core = re.sub(r"呢$", "", core)
+    ys = _YEAR.findall(_norm(core))
+    if ys and _YEAR.search(prev):
+        return _YEAR.sub(ys[0], prev, count=1)
+    return f"{prev} {core}".strip()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    hit_rank: int
+    score: float = 0.0
+    coverage: float = 0.0
+    year_fit: int = 0  # +1 fits the asked year, -1 contradicts it, 0 no year asked / unknown
+
+
+class ExtractiveAnswerer:
+    """Answers from retrieved passages without an LLM. Cheap to construct per request."""
+
+    _idf_cache: dict[int, dict[str, float]] = {}
+    _idf_lock = threading.Lock()
+
+    def __init__(self, settings: Settings, retriever: Retriever) -> None:
+        self.settings = settings
+        self.retriever = retriever
+        self.docs = retriever.snap.docs
+        self.idf = self._idf(retriever)
+
+    @classmethod
+    def _idf(cls, retriever: Retriever) -> dict[str, float]:
+        key = id(retriever.snap)
+        with cls._idf_lock:
+            if key not in cls._idf_cache:
+                df: dict[str, int] = {}
+                toks = retriever.snap.keyword._tokens
+                for t in toks:
+                    for w in set(t):
+                        df[w] = df.get(w, 0) + 1
+                n = max(1, len(toks))
+                cls._idf_cache.clear()  # one snapshot live at a time
+                cls._idf_cache[key] = {w: math.log(1 + (n - c + 0.5) / (c + 0.5))
+                                       for w, c in df.items()}
+            return cls._idf_cache[key]
+
+    # -- candidates
+    def _candidates(self, res: SearchResult) -> list[Candidate]:
+        seen = set()
+        out = []
+        for h in res.hits:
+            d = self.docs[h.chunk.doc_id]
+            for s, e in d.sentences:
+                if e <= h.chunk.start or s >= h.chunk.end or (d.doc_id, s) in seen:
+                    continue
+                seen.add((d.doc_id, s))
+                out.append(Candidate(d.doc_id, s, e, d.text[s:e], h.rank))
+        return out
+
+    def _score(self, q: str, qtoks: list[str], c: Candidate, qtype: str, years: set[int]
+               ) -> Candidate:
+        tk = self.retriever.tokenizer
+        doc = self.docs[c.doc_id]
+        stoks = set(tk.tokens(c.text))
+        ctx = set(tk.tokens(doc.meta.title))
+        qset = [t for t in dict.fromkeys(qtoks)]
+        w_total = sum(self.idf.get(t, 1.0) for t in qset) or 1.0
+        w_hit = sum(self.idf.get(t, 1.0) * (1.0 if t in stoks else 0.5 if t in ctx else 0.0)
+                    for t in qset)
+        coverage = w_hit / w_total
+        score = 2.0 * coverage
+        text = c.text
+        if qtype == "number" and _FIGURE.search(text):
+            score += 0.5
+        elif qtype == "date" and _DATEPAT.search(text):
+            score += 0.5
+        elif qtype == "entity" and _PERSON.search(text):
+            score += 0.4
+        elif qtype == "list" and len(_LIST.findall(text)) >= 2:
+            score += 0.4
+        year_fit = 0
+        if years:
+            sy, explicit = sentence_years(text, doc.meta.year())
+            if sy & years:
+                year_fit = 1
+                score += 0.8
+            elif explicit or (doc.meta.year() and doc.meta.year() not in years):
+                year_fit = -1
+                score -= 0.8
+        score += 0.3 / c.hit_rank  # retrieval agreement
+        if len(text) < 8:
+            score -= 0.5  # headings and fragments do not answer
+        return replace(c, score=score, coverage=coverage, year_fit=year_fit)
+
+    # -- trimming to a short answer span
+    def _trim(self, c: Candidate, qtoks: list[str]) -> tuple[int, int]:
+        """Keep the window of clauses that carries the match, within MAX_ANSWER_CHARS."""
+        if c.end - c.start <= MAX_ANSWER_CHARS:
+            return c.start, c.end
+        doc = self.docs[c.doc_id]
+        cuts = [c.start] + [c.start + m.end() for m in _CLAUSE_END.finditer(c.text)] + [c.end]
+        cuts = sorted(set(cuts))
+        clauses = list(zip(cuts[:-1], cuts[1:], strict=True))
+        tk = self.retriever.tokenizer
+        qs = set(qtoks)
+        wts = []
+        for s, e in clauses:
+            toks = set(tk.tokens(doc.text[s:e]))
+            wts.append(sum(self.idf.get(t, 1.0) for t in qs & toks)
+                       + (0.5 if _FIGURE.search(doc.text[s:e]) else 0.0))
+        best, best_span = -1.0, (c.start, min(c.end, c.start + MAX_ANSWER_CHARS))
+        for i in range(len(clauses)):
+            total = 0.0
+            for j in range(i, len(clauses)):
+                if clauses[j][1] - clauses[i][0] > MAX_ANSWER_CHARS:
+                    break
+                total += wts[j]
+                if total > best:
+                    best, best_span = total, (clauses[i][0], clauses[j][1])
+        s, e = best_span
+        while e > s and doc.text[e - 1] in ",，;；:： ":
+            e -= 1
+        return s, e
+
+    def _citation(self, n: int, doc_id: str, s: int, e: int, chunk_id: str = "") -> Citation:
+        d = self.docs[doc_id]
+        return Citation(n, doc_id, d.meta.title, d.meta.date, d.meta.source, s, e,
+                        d.text[s:e], chunk_id, d.meta.date_inferred)
+
+    def _related(self, hits: Sequence[Hit], n: int = 3) -> tuple[Citation, ...]:
+        return tuple(self._citation(i, h.chunk.doc_id, h.chunk.start, h.chunk.end,
+                                    h.chunk.chunk_id)
+                     for i, h in enumerate(hits[:n], start=1))
+
+    def passages(self, res: SearchResult):
+        """Numbered passages for the LLM answerer (rag.llm.Passage)."""
+        from .llm import Passage
+
+        out = []
+        for i, h in enumerate(res.hits, start=1):
+            d = self.docs[h.chunk.doc_id]
+            out.append(Passage(i, d.doc_id, d.meta.title, d.meta.date, d.meta.source,
+                               h.chunk.start, h.chunk.end, h.chunk.text, h.chunk.chunk_id))
+        return out
+
+    # -- main
+    def answer(self, question: str, res: SearchResult) -> Answer:
+        english = not re.search(r"[\u3400-\u9fff]", question)
+        refusal = REFUSAL_EN if english else REFUSAL_ZH
+        if not res.hits:
+            return Answer(question, refusal, refused=True)
+        q = res.searched
+        tk = self.retriever.tokenizer
+        qtoks = tk.tokens(q)
+        qtype = answer_type(q)
+        years = question_years(q)
+        cands = [self._score(q, qtoks, c, qtype, years) for c in self._candidates(res)]
+        if english:
+            cands = self._english_rescore(q, cands)
+        cands.sort(key=lambda c: (-c.score, c.hit_rank, c.doc_id, c.start))
+        best = cands[0]
+        conf = self._confidence(best, res, english)
+        if conf < self.settings.refuse_threshold or (years and best.year_fit < 0):
+            return Answer(question, refusal, refused=True, related=self._related(res.hits))
+
+        chosen = [best]
+        # Same measure, another article of another date: give both, each with its date.
+        if not years:
+            for c in cands[1:4]:
+                if (c.doc_id != best.doc_id and _FIGURE.search(c.text) and _FIGURE.search(best.text)
+                        and c.score >= best.score - 0.3
+                        and self.docs[c.doc_id].meta.year() != self.docs[best.doc_id].meta.year()):
+                    chosen.append(c)
+                    break
+        parts, cits = [], []
+        for n, c in enumerate(chosen, start=1):
+            s, e = self._trim(c, qtoks)
+            chunk_id = next((h.chunk.chunk_id for h in res.hits if h.chunk.doc_id == c.doc_id
+                             and h.chunk.start <= s and e <= h.chunk.end), "")
+            cit = self._citation(n, c.doc_id, s, e, chunk_id)
+            cits.append(cit)
+            text = self.docs[c.doc_id].text[s:e]
+            if len(chosen) > 1:
+                date = cit.date or "日期不详"
+                parts.append(f"({date})《{cit.title}》:{text}[{n}]")
+            else:
+                parts.append(f"{text}[{n}]")
+        note = "不同日期的文章给出了不同数据,请注意各自日期。" if len(chosen) > 1 else ""
+        return Answer(question, "\n".join(parts), tuple(cits), note=note,
+                      related=self._related(res.hits))
+
+    def _confidence(self, best: Candidate, res: SearchResult, english: bool) -> float:
+        """Evidence strength in [0, ~1]: how much of the question the answer sentence covers,
+        blended with the top passage's dense similarity (which also works across languages)."""
+        dense = next((v for k, v in res.hits[0].details if k == "dense"), None) if res.hits else None
+        d = 0.0 if dense is None else max(0.0, (dense - 0.75) / 0.15)
+        if english:
+            return 0.3 + 0.7 * d
+        return 0.7 * best.coverage + 0.3 * d
+
+    def _english_rescore(self, q: str, cands: list[Candidate]) -> list[Candidate]:
+        """English questions share no words with Chinese sentences: rank the candidate
+        sentences by embedding similarity instead (a few dozen short sentences)."""
+        enc = self.retriever.encoder
+        qv = enc.encode([q], kind="query")[0]
+        sv = enc.encode([c.text for c in cands], kind="passage")
+        sims = sv @ qv
+        return [replace(c, score=c.score + 4.0 * float(s)) for c, s in
+                zip(cands, np.asarray(sims), strict=True)]

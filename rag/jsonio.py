@@ -1,0 +1,74 @@
+"""Plain-dict shapes at the file and HTTP boundaries (CLI ``--json``, batch files, REST API).
+
+One place, so ``rag search --json``, ``rag search --batch`` and ``POST /api/search`` agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .retrieve import SearchResult
+from .types import Answer, Citation, Document, Hit
+
+
+def hit_to_dict(hit: Hit, docs: Mapping[str, Document]) -> dict:
+    meta = docs[hit.chunk.doc_id].meta if hit.chunk.doc_id in docs else None
+    return {
+        "rank": hit.rank,
+        "doc_id": hit.chunk.doc_id,
+        "chunk_id": hit.chunk.chunk_id,
+        "title": meta.title if meta else "",
+        "date": meta.date if meta else None,
+        "source": meta.source if meta else "",
+        "start": hit.chunk.start,
+        "end": hit.chunk.end,
+        "text": hit.chunk.text,
+        "score": round(float(hit.score), 6),
+        "scores": dict(hit.details),
+    }
+
+
+def search_to_dict(res: SearchResult, docs: Mapping[str, Document]) -> dict:
+    return {
+        "question": res.query,
+        "searched": res.searched,
+        "hits": [hit_to_dict(h, docs) for h in res.hits],
+        "timings_ms": {k: round(v, 2) for k, v in res.timings_ms},
+    }
+
+
+def citation_to_dict(c: Citation) -> dict:
+    return c.to_dict()
+
+
+def answer_to_dict(ans: Answer, docs: Mapping[str, Document]) -> dict:
+    return {
+        "question": ans.question,
+        "answer": ans.text,
+        "refused": ans.refused,
+        "mode": ans.mode,
+        "note": ans.note,
+        "citations": [citation_to_dict(c) for c in ans.citations],
+        "related": [citation_to_dict(c) for c in ans.related],
+        "hits": [hit_to_dict(h, docs) for h in ans.hits],
+        "timings_ms": {k: round(v, 2) for k, v in ans.timings_ms},
+    }
+
+
+def document_to_dict(doc: Document, with_text: bool = False) -> dict:
+    d = {
+        "doc_id": doc.doc_id,
+        "title": doc.meta.title,
+        "date": doc.meta.date,
+        "date_inferred": doc.meta.date_inferred,
+        "date_note": doc.meta.date_note,
+        "source": doc.meta.source,
+        "author": doc.meta.author,
+        "region": doc.meta.region,
+        "url": doc.meta.url,
+        "chars": len(doc.text),
+    }
+    if with_text:
+        d["text"] = doc.text
+        d["paragraphs"] = [list(p) for p in doc.paragraphs]
+    return d

@@ -1,0 +1,236 @@
+"""The one object the CLI, the API and the app talk to.
+
+``Pipeline`` owns the settings, the encoder (loaded once, on first use) and the live index
+snapshot. Queries read an immutable snapshot; ingest builds a new index and swaps the
+reference under a lock, so queries running meanwhile finish on the old one::
+
+    p = Pipeline(Settings.load())
+    p.ask("海珠2026年大模型目标是多少").text
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import IndexStateError, InputError, NotFoundError, TooLargeError
+from .index import IndexSnapshot, IndexStore, Manifest
+from .retrieve import Retriever, SearchResult
+from .settings import Settings
+from .types import Answer, Document
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    manifest: Manifest
+    errors: tuple[str, ...]  # files skipped while loading the corpus
+
+
+class Pipeline:
+    """Ingest, index, search and answer over one corpus folder and one index folder."""
+
+    def __init__(self, settings: Settings | None = None, encoder=None) -> None:
+        self.settings = settings or Settings.load()
+        self._encoder = encoder
+        self._enc_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._retriever: Retriever | None = None
+        self.store = IndexStore(self.settings.index_dir)
+
+    # -- components, created once on first use
+    @property
+    def encoder(self):
+        with self._enc_lock:
+            if self._encoder is None:
+                from .embed import get_encoder
+
+                self._encoder = get_encoder(self.settings)
+            return self._encoder
+
+    def retriever(self) -> Retriever:
+        """The retriever over the live index, loading it on first use."""
+        r = self._retriever
+        if r is None:
+            with self._state_lock:
+                if self._retriever is None:
+                    enc = self.encoder
+                    snap = self.store.load(enc.model_id, enc.fingerprint)
+                    self._retriever = Retriever(snap, enc, self.settings)
+                r = self._retriever
+        return r
+
+    @property
+    def snapshot(self) -> IndexSnapshot:
+        return self.retriever().snap
+
+    def warm_up(self) -> None:
+        """Load model and index and run one query, so the first user does not wait."""
+        self.search("人工智能", k=1)
+
+    # -- building
+    def build_index(self, rebuild: bool = False, progress=None) -> BuildReport:
+        """(Re)build the index from the corpus folder; only changed articles are embedded."""
+        from .ingest import load_corpus
+
+        docs, errors = load_corpus(self.settings.corpus_dir)
+        if not docs:
+            raise InputError(f"No readable articles in {self.settings.corpus_dir}; add some "
+                             "with `rag ingest FILE`.")
+        s = self.settings
+        manifest = self.store.build(docs, self.encoder, chunk_chars=s.chunk_chars,
+                                    overlap=s.chunk_overlap_sentences, ann=s.ann,
+                                    ann_threshold=s.ann_threshold, rebuild=rebuild,
+                                    progress=progress)
+        self._reload()
+        return BuildReport(manifest, tuple(errors))
+
+    def ensure_index(self) -> BuildReport | None:
+        """Build the index if there is none or the corpus changed since it was built."""
+        from .ingest import load_corpus
+        from .index import corpus_fingerprint
+
+        try:
+            snap = self.snapshot
+        except IndexStateError:
+            return self.build_index()
+        docs, _ = load_corpus(self.settings.corpus_dir)
+        if docs and corpus_fingerprint(docs) != snap.manifest.corpus_fingerprint:
+            return self.build_index()
+        return None
+
+    def _reload(self) -> None:
+        enc = self.encoder
+        snap = self.store.load(enc.model_id, enc.fingerprint)
+        with self._state_lock:
+            self._retriever = Retriever(snap, enc, self.settings)
+
+    def ingest(self, paths: Sequence[Path]):
+        """Add or update articles from files, then update the index incrementally.
+
+        Returns the ``IngestReport``; a file that fails is reported and skipped, the rest are
+        indexed, and if indexing fails the last good index stays live.
+        """
+        from .ingest import add_files
+
+        report = add_files([Path(p) for p in paths], self.settings.corpus_dir,
+                           self.settings.max_upload_bytes)
+        if report.added or report.updated or not self.store.exists():
+            self.build_index()
+        return report
+
+    # -- reading
+    def documents(self) -> list[Document]:
+        return sorted(self.snapshot.docs.values(), key=lambda d: d.doc_id)
+
+    def document(self, doc_id: str) -> Document:
+        d = self.snapshot.docs.get(doc_id)
+        if d is None:
+            raise NotFoundError(f"No article with id {doc_id!r}; `rag docs` lists the ids.")
+        return d
+
+    def check_question(self, question: str) -> str:
+        """Normalise a question or raise: empty -> InputError, too long -> TooLargeError."""
+        if question is None or not str(question).strip():
+            raise InputError("The question is empty; type a question.")
+        q = "".join(ch for ch in str(question) if ch.isprintable() or ch in " \t")
+        q = " ".join(q.split())
+        if not q:
+            raise InputError("The question has no readable characters; type a question.")
+        if len(q) > self.settings.max_question_chars:
+            raise TooLargeError(f"The question has {len(q)} characters, over the limit of "
+                                f"{self.settings.max_question_chars}; shorten it.")
+        return q
+
+    def search(self, query: str, k: int | None = None, method: str = "hybrid",
+               doc_ids: Sequence[str] | None = None, since: str | None = None,
+               until: str | None = None) -> SearchResult:
+        """Ranked passages for ``query``."""
+        q = self.check_question(query)
+        return self.retriever().search(q, k=k, method=method, doc_ids=doc_ids, since=since,
+                                       until=until)
+
+    def ask(self, question: str, *, k: int | None = None, llm: bool = False,
+            history: Sequence[str] = (), doc_ids: Sequence[str] | None = None,
+            since: str | None = None, until: str | None = None) -> Answer:
+        """A cited answer. ``history`` holds earlier questions of the conversation, so a
+        follow-up such as "那2025年呢" is completed from the previous question."""
+        final = None
+        for item in self.ask_stream(question, k=k, llm=llm, history=history, doc_ids=doc_ids,
+                                    since=since, until=until):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None
+        return final
+
+    def ask_stream(self, question: str, *, k: int | None = None, llm: bool = False,
+                   history: Sequence[str] = (), doc_ids: Sequence[str] | None = None,
+                   since: str | None = None, until: str | None = None
+                   ) -> Iterator[str | Answer]:
+        """Yield text deltas (LLM mode) and finally the ``Answer``."""
+        from .answer import ExtractiveAnswerer, complete_followup
+
+        t0 = time.perf_counter()
+        q = self.check_question(question)
+        full_q = complete_followup(q, [self.check_question(h) for h in history if h and h.strip()])
+        k = k or self.settings.answer_passages
+        res = self.retriever().search(full_q, k=k, doc_ids=doc_ids, since=since, until=until)
+        t_ret = (time.perf_counter() - t0) * 1000
+        extractive = ExtractiveAnswerer(self.settings, self.retriever())
+        def fallback() -> Answer:
+            return extractive.answer(full_q, res)
+
+        if llm:
+            if not self.settings.llm_base_url:
+                ans = fallback()
+                yield _with(ans, note="未配置 LLM 服务(RAG_LLM_BASE_URL),以下为抽取式答案。",
+                            question=q)
+                return
+            from .llm import LLMAnswerer, LLMClient
+
+            s = self.settings
+            client = LLMClient(s.llm_base_url, s.llm_model, s.llm_api_key, s.llm_timeout)
+            passages = extractive.passages(res)
+            for item in LLMAnswerer(client, s).stream(full_q, passages, fallback):
+                if isinstance(item, Answer):
+                    yield _with(item, question=q, hits=res.hits,
+                                timings=(("retrieve", t_ret),
+                                         ("total", (time.perf_counter() - t0) * 1000)))
+                else:
+                    yield item
+            return
+        ans = fallback()
+        yield _with(ans, question=q, hits=res.hits,
+                    timings=(("retrieve", t_ret), *ans.timings_ms,
+                             ("total", (time.perf_counter() - t0) * 1000)))
+
+    def health(self) -> dict:
+        """Status for /api/health: never raises."""
+        out: dict = {"status": "ok", "corpus_dir": str(self.settings.corpus_dir),
+                     "index_dir": str(self.settings.index_dir), "model": self.settings.model,
+                     "llm": bool(self.settings.llm_base_url)}
+        try:
+            m = self.snapshot.manifest
+            out.update(documents=m.n_docs, chunks=m.n_chunks, built_at=m.built_at,
+                       model_id=m.model_id, ann=m.ann)
+        except Exception as e:  # health reports problems, it does not raise them
+            out.update(status="error", error=str(e))
+        return out
+
+
+def _with(ans: Answer, *, question: str | None = None, note: str | None = None, hits=None,
+          timings=None) -> Answer:
+    from dataclasses import replace
+
+    changes: dict = {}
+    if question is not None:
+        changes["question"] = question
+    if note is not None:
+        changes["note"] = note
+    if hits is not None:
+        changes["hits"] = tuple(hits)
+    if timings is not None:
+        changes["timings_ms"] = tuple((k, round(v, 2)) for k, v in timings)
+    return replace(ans, **changes)

@@ -1,0 +1,188 @@
+"""Hybrid retrieval: dense (FAISS) + keyword (BM25), fused by reciprocal rank.
+
+Dense search finds paraphrases and English questions; BM25 finds exact names and figures.
+Reciprocal rank fusion (``sum 1/(k + rank)``) needs no score calibration between the two, which
+is why it is the default; ``fusion="weighted"`` (min-max normalised scores) is there to compare
+in the eval. Ties are broken by chunk row, so results are deterministic.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError
+from .index import IndexSnapshot
+from .settings import Settings
+from .tokenize import Tokenizer, TypoCorrector, default_tokenizer
+from .types import Hit
+
+METHODS = ("hybrid", "dense", "bm25")
+_NGRAM_CAP = 2_000_000  # characters of corpus scanned for the typo corrector's "known" set
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Ranked hits, the query actually searched (after typo correction) and stage timings."""
+
+    query: str
+    searched: str
+    hits: tuple[Hit, ...]
+    timings_ms: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def corrected(self) -> bool:
+        return self.searched != self.query
+
+
+def _date_ok(date: str | None, since: str | None, until: str | None) -> bool:
+    if since is None and until is None:
+        return True
+    if not date:
+        return False  # an undated article cannot be shown to fall in a date range
+    # Partial dates compare on their own precision: "2026-03" is within since=2026-03-15's
+    # month, so it is kept rather than silently dropped.
+    if since and date < since[: len(date)]:
+        return False
+    if until and date[: len(until)] > until:
+        return False
+    return True
+
+
+class Retriever:
+    """Searches one index snapshot with one encoder. Thread-safe; holds no per-query state."""
+
+    def __init__(self, snapshot: IndexSnapshot, encoder, settings: Settings,
+                 tokenizer: Tokenizer | None = None) -> None:
+        self.snap = snapshot
+        self.encoder = encoder
+        self.settings = settings
+        self.tokenizer = tokenizer or default_tokenizer()
+        self._corrector: TypoCorrector | None = None
+        self._lock = threading.Lock()
+        self._reranker = None
+        self._row_doc = np.array([c.doc_id for c in snapshot.chunks], dtype=object)
+
+    # -- helpers
+    def corrector(self) -> TypoCorrector:
+        with self._lock:
+            if self._corrector is None:
+                words = [w for toks in self.snap.keyword._tokens for w in toks]
+                text = "".join(d.text for d in self.snap.docs.values())[:_NGRAM_CAP]
+                self._corrector = TypoCorrector(words, text)
+            return self._corrector
+
+    def _mask(self, doc_ids: Sequence[str] | None, since: str | None,
+              until: str | None) -> np.ndarray | None:
+        if not doc_ids and since is None and until is None:
+            return None
+        unknown = [d for d in (doc_ids or []) if d not in self.snap.docs]
+        if unknown:
+            raise InputError(f"Unknown article id {unknown[0]!r}; `rag docs` lists the ids.")
+        allowed = {d.doc_id for d in self.snap.docs.values()
+                   if (not doc_ids or d.doc_id in doc_ids)
+                   and _date_ok(d.meta.date, since, until)}
+        return np.array([doc in allowed for doc in self._row_doc], dtype=bool)
+
+    def _dense(self, query: str, n: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
+        q = self.encoder.encode([query], kind="query")
+        if mask is not None:
+            rows = np.flatnonzero(mask)
+            s = self.snap.vectors[rows] @ q[0]  # exact over the filtered rows
+            top = rows[np.lexsort((rows, -s))][:n]
+            sc = {int(r): float(v) for r, v in zip(rows, s, strict=True)}
+            return [(int(r), sc[int(r)]) for r in top]
+        scores, ids = self.snap.dense.search(q, n)
+        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+
+    def _bm25(self, query: str, n: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
+        toks = self.tokenizer.tokens(query)
+        s = self.snap.keyword.scores(toks)
+        if s.size == 0:
+            return []
+        if mask is not None:
+            s = np.where(mask, s, 0.0)
+        nz = np.flatnonzero(s > 0)
+        if nz.size == 0:
+            return []
+        order = nz[np.lexsort((nz, -s[nz]))][:n]
+        return [(int(i), float(s[i])) for i in order]
+
+    # -- public
+    def search(self, query: str, k: int | None = None, method: str = "hybrid",
+               doc_ids: Sequence[str] | None = None, since: str | None = None,
+               until: str | None = None) -> SearchResult:
+        """Top ``k`` chunks for ``query``, optionally within articles / a date range."""
+        if method not in METHODS:
+            raise InputError(f"Unknown method {method!r}; use one of {', '.join(METHODS)}.")
+        query_in = query
+        query = " ".join(query.split())
+        if not query:
+            raise InputError("The question is empty; type a question.")
+        k = k or self.settings.top_k
+        n = max(self.settings.candidates, k)
+        timings: list[tuple[str, float]] = []
+        t = time.perf_counter()
+        searched = self.corrector().correct(query)
+        mask = self._mask(doc_ids, since, until)
+        timings.append(("prepare", (time.perf_counter() - t) * 1000))
+
+        ranked: dict[str, list[tuple[int, float]]] = {}
+        if method in ("hybrid", "dense"):
+            t = time.perf_counter()
+            ranked["dense"] = self._dense(searched, n, mask)
+            timings.append(("dense", (time.perf_counter() - t) * 1000))
+        if method in ("hybrid", "bm25"):
+            t = time.perf_counter()
+            ranked["bm25"] = self._bm25(searched, n, mask)
+            timings.append(("bm25", (time.perf_counter() - t) * 1000))
+
+        t = time.perf_counter()
+        fused = self._fuse(ranked)
+        if self.settings.reranker:
+            fused = self._rerank(searched, fused[:n])
+        hits = []
+        for rank, (row, score, details) in enumerate(fused[:k], start=1):
+            hits.append(Hit(self.snap.chunks[row], score, rank, method, details))
+        timings.append(("fuse", (time.perf_counter() - t) * 1000))
+        return SearchResult(query_in, searched, tuple(hits), tuple(timings))
+
+    def _fuse(self, ranked: dict[str, list[tuple[int, float]]]):
+        weights = {"dense": self.settings.dense_weight, "bm25": self.settings.bm25_weight}
+        total: dict[int, float] = {}
+        details: dict[int, dict[str, float]] = {}
+        for m, lst in ranked.items():
+            if not lst:
+                continue
+            if self.settings.fusion == "rrf" or len(ranked) == 1:
+                contrib = [(row, weights[m] / (self.settings.rrf_k + r))
+                           for r, (row, _) in enumerate(lst, start=1)]
+                if len(ranked) == 1:  # single method: keep its own score, it means more
+                    contrib = lst
+            else:
+                vals = np.array([s for _, s in lst])
+                lo, hi = float(vals.min()), float(vals.max())
+                contrib = [(row, weights[m] * ((s - lo) / (hi - lo) if hi > lo else 1.0))
+                           for row, s in lst]
+            for (row, c), (_, raw) in zip(contrib, lst, strict=True):
+                total[row] = total.get(row, 0.0) + c
+                details.setdefault(row, {})[m] = round(raw, 4)
+        order = sorted(total, key=lambda r: (-total[r], r))
+        return [(r, total[r], tuple(sorted(details[r].items()))) for r in order]
+
+    def _rerank(self, query: str, fused):
+        """Optional cross-encoder (``RAG_RERANKER`` = a local model path), loaded once."""
+        with self._lock:
+            if self._reranker is None:
+                from sentence_transformers import CrossEncoder
+
+                self._reranker = CrossEncoder(self.settings.reranker)
+        pairs = [(query, self.snap.chunks[r].text) for r, _, _ in fused]
+        scores = self._reranker.predict(pairs) if pairs else []
+        out = [(r, float(s), d + (("rerank", float(s)),))
+               for (r, _, d), s in zip(fused, scores, strict=True)]
+        return sorted(out, key=lambda x: (-x[1], x[0]))

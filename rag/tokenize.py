@@ -1,0 +1,152 @@
+"""Keyword tokens for BM25 and for answer scoring: jieba + a domain dictionary.
+
+``tokens("海珠区2026年新增大模型备案超200个")`` ->
+``["海珠", "海珠区", "2026年", "2026", "新增", "大模型", "模型", "备案", "超", "200个", "200"]``
+(order aside): jieba's search mode adds the short words inside long ones, figures are kept
+whole with their unit *and* as a bare number, punctuation and stop words are dropped, Latin is
+lower-cased.
+
+jieba builds its prefix dictionary on first use (about a second); ``Tokenizer`` does that once,
+lazily, behind a lock, never at import.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+from importlib import resources
+
+# A figure with an optional multiplier and unit: 1000万元, 307.5亿元, 45.3%, 6000P, 2026年, 超200个
+# keeps "200个" whole so "200" alone and "200个" both match.
+_UNITS = (
+    "万平方米|平方米|万载重吨|载重吨|亿元|万元|千元|元|个百分点|个|家|人|名|项|件|款|台|支|条|"
+    "年|月|日|号|天|小时|公里|万吨|吨|万斤|斤|倍|届|户|场|次|P|%"
+)
+_FIGURE = re.compile(rf"\d+(?:\.\d+)?(?:[万亿千百])?(?:{_UNITS})?")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_WORDISH = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
+
+STOPWORDS = frozenset(
+    """的 了 和 与 及 或 在 是 为 对 将 把 被 从 到 等 也 都 就 而 并 其 之 以 于 上 中 下
+    这 那 个 有 我 你 他 她 它 们 我们 他们 哪 哪些 哪个 什么 怎么 怎样 如何 多少 几 谁 吗 呢 吧 啊
+    请问 一下 问 是否 还是 还 又 该 此 各 每 所 由 向 给 让 使 已 已经 要 会 能 可 可以
+    the a an of to in on for and or is are was were be by with what which who when how
+    much many does do did at as from that this it its""".split()
+)
+
+
+class Tokenizer:
+    """Lazily initialised jieba tokenizer with the domain dictionary."""
+
+    def __init__(self, extra_words: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self._jieba = None
+        self._extra = tuple(extra_words)
+
+    def _get(self):
+        if self._jieba is None:
+            with self._lock:
+                if self._jieba is None:
+                    import jieba
+
+                    jieba.setLogLevel(60)  # its "Building prefix dict" chatter is noise
+                    tk = jieba.Tokenizer()
+                    with resources.as_file(resources.files("rag") / "data" / "userdict.txt") as p:
+                        tk.load_userdict(str(p))
+                    for w in self._extra:
+                        tk.add_word(w)
+                    self._jieba = tk
+        return self._jieba
+
+    def words(self, text: str) -> list[str]:
+        """jieba search-mode words, including punctuation (callers filter)."""
+        return list(self._get().cut_for_search(text))
+
+    def tokens(self, text: str) -> list[str]:
+        """Index/query tokens: words and figures, no punctuation or stop words."""
+        text = unicodedata.normalize("NFKC", text)
+        out: list[str] = []
+        for m in _FIGURE.finditer(text):
+            fig = m.group(0)
+            out.append(fig)
+            bare = re.match(r"\d+(?:\.\d+)?", fig).group(0)
+            if bare != fig:
+                out.append(bare)
+        for w in self.words(text):
+            w = w.strip().lower()
+            if not w or w in STOPWORDS or not _WORDISH.search(w):
+                continue
+            if w[0].isdigit():
+                continue  # figures were added whole above
+            out.append(w)
+        return out
+
+
+_DEFAULT: Tokenizer | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_tokenizer() -> Tokenizer:
+    """The shared tokenizer (jieba's dictionary is ~50 MB of Python objects: build it once)."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None:
+            _DEFAULT = Tokenizer()
+        return _DEFAULT
+
+
+def tokens(text: str) -> list[str]:
+    """Shortcut for ``default_tokenizer().tokens(text)``."""
+    return default_tokenizer().tokens(text)
+
+
+@lru_cache(maxsize=4096)
+def _pinyin_key(s: str) -> str:
+    from pypinyin import lazy_pinyin
+
+    return " ".join(lazy_pinyin(s))
+
+
+class TypoCorrector:
+    """Query-side correction of homophone typos against the corpus vocabulary.
+
+    Users type by pinyin, so their typos are mostly homophones: 海株 for 海珠, 琶州 for 琶洲,
+    南莎 for 南沙. A 2-4 character CJK stretch of the query that never occurs in the corpus
+    is replaced by a corpus word with the same toneless pinyin, if exactly one frequent word has
+    it. Stretches that occur in the corpus are never touched, so correct queries are unchanged.
+    """
+
+    def __init__(self, vocabulary: Iterable[str], corpus_text: str, min_count: int = 2) -> None:
+        self._corpus = corpus_text
+        counts: dict[str, int] = {}
+        for w in vocabulary:
+            if 2 <= len(w) <= 4 and all(_CJK.match(c) for c in w):
+                counts[w] = counts.get(w, 0) + 1
+        by_key: dict[str, list[str]] = {}
+        for w, c in counts.items():
+            if c >= min_count:
+                by_key.setdefault(_pinyin_key(w), []).append(w)
+        self._by_key = by_key
+
+    def correct(self, query: str) -> str:
+        """Return the query with homophone typos replaced (or unchanged)."""
+        out = query
+        i = 0
+        while i < len(out):
+            replaced = False
+            for n in (4, 3, 2):
+                seg = out[i : i + n]
+                if len(seg) < n or not all(_CJK.match(c) for c in seg) or seg in self._corpus:
+                    continue
+                cands = self._by_key.get(_pinyin_key(seg), [])
+                if len(cands) == 1:
+                    out = out[:i] + cands[0] + out[i + n :]
+                    i += n
+                    replaced = True
+                    break
+            if not replaced:
+                i += 1
+        return out
