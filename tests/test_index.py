@@ -1,0 +1,127 @@
+"""The index folder: atomic builds, refusal of another model, damage detection, incremental
+updates. Uses the fast fake encoder; retrieval quality is tested with the real model elsewhere."""
+
+import json
+
+import numpy as np
+import pytest
+
+from rag.embed import HashEncoder
+from rag.errors import IndexStateError
+from rag.index import IndexStore
+from rag.types import DocMeta, Document
+
+
+class CountingEncoder(HashEncoder):
+    """HashEncoder that counts what it embeds, to prove incremental updates."""
+
+    def __init__(self, dim=64):
+        super().__init__(dim)
+        self.calls = 0
+        self.texts = 0
+
+    def encode(self, texts, kind="passage"):
+        self.calls += 1
+        self.texts += len(texts)
+        return super().encode(texts, kind)
+
+
+def _doc(doc_id, sentences, date="2025-01-01"):
+    text, spans, pos = "", [], 0
+    for s in sentences:
+        spans.append((pos, pos + len(s)))
+        text += s
+        pos += len(s)
+    return Document(doc_id, text, DocMeta(doc_id, f"标题{doc_id}", date),
+                    ((0, len(text)),), tuple(spans))
+
+
+DOCS = [
+    _doc("a", ["海珠区新增大模型备案项目超200个。", "人工智能企业营收超500亿元。"] * 3),
+    _doc("b", ["南沙给予最高1000万元资金支持。", "设立规模5亿元的人工智能产业基金。"] * 3),
+]
+
+
+def _build(store, enc, docs=DOCS, **kw):
+    return store.build(docs, enc, chunk_chars=40, overlap=1, **kw)
+
+
+def test_build_load_roundtrip_and_manifest(tmp_path):
+    store, enc = IndexStore(tmp_path / "index"), CountingEncoder()
+    m = _build(store, enc)
+    snap = store.load(enc.model_id, enc.fingerprint)
+    assert m.n_chunks == len(snap.chunks) == snap.vectors.shape[0] > 2
+    for c in snap.chunks:
+        assert snap.docs[c.doc_id].text[c.start:c.end] == c.text
+    man = json.loads((store.current_path() / "manifest.json").read_text())
+    for key in ("model_id", "model_checksum", "dim", "chunk_chars", "corpus_fingerprint",
+                "built_at", "n_chunks"):
+        assert key in man
+    assert man["dim"] == 64
+
+
+def test_crash_mid_build_keeps_last_good_index(tmp_path):
+    store, enc = IndexStore(tmp_path / "index"), CountingEncoder()
+    _build(store, enc)
+    before = store.current_path()
+    changed = [DOCS[0], _doc("b", ["全新的内容。"] * 4)]
+    with pytest.raises(RuntimeError):
+        _build(store, enc, docs=changed, _fail_after_embed=True)
+    assert store.current_path() == before
+    snap = store.load(enc.model_id, enc.fingerprint)
+    assert any("1000万元" in c.text for c in snap.chunks)  # old content still answers
+
+
+def test_other_model_is_refused_with_rebuild_hint(tmp_path):
+    store = IndexStore(tmp_path / "index")
+    _build(store, HashEncoder(64))
+    other = HashEncoder(32)
+    with pytest.raises(IndexStateError, match="rag index --rebuild"):
+        store.load(other.model_id, other.fingerprint)
+
+
+@pytest.mark.parametrize("victim", ["vectors.npy", "faiss.index", "chunks.jsonl", "manifest.json"])
+def test_corrupt_file_is_one_line_error(tmp_path, victim):
+    store, enc = IndexStore(tmp_path / "index"), HashEncoder(64)
+    _build(store, enc)
+    (store.current_path() / victim).write_bytes(b"\x00garbage")
+    with pytest.raises(IndexStateError) as e:
+        store.load(enc.model_id, enc.fingerprint)
+    msg = str(e.value)
+    assert "\n" not in msg and "rag index --rebuild" in msg
+
+
+def test_missing_index_says_how_to_build(tmp_path):
+    with pytest.raises(IndexStateError, match="rag index"):
+        IndexStore(tmp_path / "none").load()
+
+
+def test_incremental_update_embeds_changed_article_only(tmp_path):
+    store, enc = IndexStore(tmp_path / "index"), CountingEncoder()
+    m1 = _build(store, enc)
+    assert m1.embedded_chunks == m1.n_chunks
+    new_b = _doc("b", ["南沙给予最高2000万元资金支持。"] * 3)
+    n_b = len([c for c in store.load().chunks if c.doc_id == "b"])
+    m2 = _build(store, enc, docs=[DOCS[0], new_b])
+    n_a = len([c for c in store.load().chunks if c.doc_id == "a"])
+    assert m2.embedded_chunks == m2.n_chunks - n_a  # only b's chunks were embedded
+    assert n_b > 0
+    m3 = _build(store, enc, docs=[DOCS[0], new_b, _doc("c", ["黄埔新增一句。"])])
+    assert m3.embedded_chunks == 1
+    m4 = _build(store, enc, docs=[DOCS[0], new_b], rebuild=True)
+    assert m4.embedded_chunks == m4.n_chunks
+    snap = store.load()
+    # vectors of reused chunks equal a fresh embedding of the same input
+    from rag.index import passage_input
+
+    c0 = snap.chunks[0]
+    fresh = enc.encode([passage_input(c0, snap.docs[c0.doc_id].meta)])[0]
+    assert np.allclose(snap.vectors[0], fresh)
+
+
+def test_only_live_and_previous_builds_are_kept(tmp_path):
+    store, enc = IndexStore(tmp_path / "index"), HashEncoder(64)
+    for i in range(4):
+        _build(store, enc, docs=[DOCS[0], _doc("x", [f"第{i}版。"])])
+    builds = [p for p in (tmp_path / "index" / "builds").iterdir()]
+    assert len(builds) == 2 and store.current_path() in builds
