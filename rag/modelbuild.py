@@ -42,7 +42,8 @@ from .errors import ModelError
 MODEL_ID = "intfloat/multilingual-e5-small"
 WEIGHTS_FILE = "model.safetensors"
 BUILD_INFO = "BUILD_INFO.json"
-CONVERTER_VERSION = 1
+# Bump when the folder layout changes: a build from an older converter is redone.
+CONVERTER_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -273,14 +274,17 @@ def _bert_config(q4: Q4File) -> dict:
         "pad_token_id": q4.specials["pad"],
         "bos_token_id": q4.specials["bos"],
         "eos_token_id": q4.specials["eos"],
-        "tokenizer_class": "XLMRobertaTokenizer",
+        "tokenizer_class": "PreTrainedTokenizerFast",
         "torch_dtype": "float32",
     }
 
 
 def _tokenizer_config(max_len: int) -> dict:
+    # PreTrainedTokenizerFast loads tokenizer.json verbatim; naming XLMRobertaTokenizer
+    # makes transformers 5 rebuild the pipeline from the vocab, which costs ~2 s per load
+    # and adds a trailing-space rule that e5.c (the reference engine) does not have.
     return {
-        "tokenizer_class": "XLMRobertaTokenizer",
+        "tokenizer_class": "PreTrainedTokenizerFast",
         "model_max_length": max_len,
         "bos_token": "<s>",
         "eos_token": "</s>",
@@ -416,6 +420,8 @@ def _is_built(dest: Path) -> bool:
         return False
     try:
         info = json.loads(info_path.read_text(encoding="utf-8"))
+        if info.get("converter_version") != CONVERTER_VERSION:
+            return False
         return info["weights"]["sha256"] == sha256_file(weights)
     except (OSError, ValueError, KeyError, TypeError):
         return False
