@@ -146,24 +146,50 @@ class ExtractiveAnswerer:
             return cls._idf_cache[key]
 
     # -- candidates
+    @staticmethod
+    def _full_sentences(doc: Document) -> list[tuple[int, int]]:
+        """Sentence spans with ；-separated parts joined again: the subject of "海珠区累计培育
+        …40个,…;算法备案项目320个" sits in the first part, the figure in the second."""
+        out: list[tuple[int, int]] = []
+        for s, e in doc.sentences:
+            if out and doc.text[out[-1][1] - 1] in ";；" and doc.text[out[-1][1]:s].strip() == "":
+                out[-1] = (out[-1][0], e)
+            else:
+                out.append((s, e))
+        return out
+
     def _candidates(self, res: SearchResult) -> list[Candidate]:
         seen = set()
         out = []
         for h in res.hits:
             d = self.docs[h.chunk.doc_id]
-            for s, e in d.sentences:
+            for s, e in self._sentences_of(d):
                 if e <= h.chunk.start or s >= h.chunk.end or (d.doc_id, s) in seen:
                     continue
                 seen.add((d.doc_id, s))
                 out.append(Candidate(d.doc_id, s, e, d.text[s:e], h.rank))
         return out
 
+    _sent_cache: dict[tuple[str, int], list[tuple[int, int]]] = {}
+
+    def _sentences_of(self, d: Document) -> list[tuple[int, int]]:
+        key = (d.doc_id, id(d))
+        if key not in self._sent_cache:
+            self._sent_cache[key] = self._full_sentences(d)
+        return self._sent_cache[key]
+
+    def _previous_text(self, c: Candidate) -> str:
+        d = self.docs[c.doc_id]
+        prev = [sp for sp in self._sentences_of(d) if sp[1] <= c.start]
+        return d.text[prev[-1][0]:prev[-1][1]] if prev else ""
+
     def _score(self, q: str, qtoks: list[str], c: Candidate, qtype: str, years: set[int]
                ) -> Candidate:
         tk = self.retriever.tokenizer
         doc = self.docs[c.doc_id]
         stoks = set(tk.tokens(c.text))
-        ctx = set(tk.tokens(doc.meta.title))
+        # The title and the sentence before carry context ("大会现场…" then "活动汇聚…400余人").
+        ctx = set(tk.tokens(doc.meta.title)) | set(tk.tokens(self._previous_text(c)))
         qset = [t for t in dict.fromkeys(qtoks)]
         w_total = sum(self.idf.get(t, 1.0) for t in qset) or 1.0
         w_hit = sum(self.idf.get(t, 1.0) * (1.0 if t in stoks else 0.5 if t in ctx else 0.0)
@@ -171,8 +197,8 @@ class ExtractiveAnswerer:
         coverage = w_hit / w_total
         score = 2.0 * coverage
         text = c.text
-        if qtype == "number" and _FIGURE.search(text):
-            score += 0.5
+        if qtype == "number":
+            score += 0.5 if _FIGURE.search(text) else -0.3
         elif qtype == "date" and _DATEPAT.search(text):
             score += 0.5
         elif qtype == "entity" and _PERSON.search(text):
@@ -183,11 +209,15 @@ class ExtractiveAnswerer:
         if years:
             sy, explicit = sentence_years(text, doc.meta.year())
             if sy & years:
-                year_fit = 1
+                year_fit = 1  # the sentence itself says the year (or 今年 in that year's article)
                 score += 0.8
-            elif explicit or (doc.meta.year() and doc.meta.year() not in years):
-                year_fit = -1
+            elif explicit:
+                year_fit = -1  # it names other years only
                 score -= 0.8
+            elif doc.meta.year() and doc.meta.year() not in years:
+                # No year written: it speaks of its article's present, another year.
+                year_fit = -1
+                score -= 0.4
         score += 0.3 / c.hit_rank  # retrieval agreement
         if len(text) < 8:
             score -= 0.5  # headings and fragments do not answer
@@ -222,6 +252,28 @@ class ExtractiveAnswerer:
         while e > s and doc.text[e - 1] in ",，;；:： ":
             e -= 1
         return s, e
+
+    def _speaker(self, c: Candidate) -> tuple[int, int] | None:
+        """Who said a quoted sentence: the attribution clause after the closing quote in the
+        next sentences of the paragraph ("…练兵的地方。”宋克举例,…" -> "宋克举例"), or a
+        "X说:" before the quote. Returns a span of the document, or None."""
+        d = self.docs[c.doc_id]
+        para = next(((ps, pe) for ps, pe in d.paragraphs if ps <= c.start < pe), (0, len(d.text)))
+        sents = [sp for sp in self._sentences_of(d) if para[0] <= sp[0] < para[1]]
+        after = [sp for sp in sents if sp[0] >= c.end][:3]
+        for s, e in [(c.start, c.end)] + after:
+            seg = d.text[s:e]
+            m = re.search(r"[”」]\s*([^“”,,。;；]{2,40}?)(说|表示|指出|介绍|坦言|强调|认为|看来|"
+                          r"举例|感慨|透露|告诉记者)", seg)
+            if m:
+                return s + m.start(1), s + m.end(2)
+        before = [sp for sp in sents if sp[1] <= c.start][-1:]
+        for s, e in before:
+            seg = d.text[s:e]
+            m = re.search(r"([^“”,,。;；]{2,40}?)(说|表示|指出|强调)\s*[:：]", seg)
+            if m:
+                return s + m.start(1), s + m.end(2)
+        return None
 
     def _citation(self, n: int, doc_id: str, s: int, e: int, chunk_id: str = "") -> Citation:
         d = self.docs[doc_id]
@@ -260,35 +312,134 @@ class ExtractiveAnswerer:
             cands = self._english_rescore(q, cands)
         cands.sort(key=lambda c: (-c.score, c.hit_rank, c.doc_id, c.start))
         best = cands[0]
+        compound: list[Candidate] = []
+        if not english:
+            info = self.question_info(q)
+            if len(info["entities"]) >= 2 and re.search(r"和|与|及|分别|各|对比|相比", q):
+                # "南沙和广州全市分别…": one sentence per named subject, each checked alone.
+                for ent in info["entities"]:
+                    sub = dict(info, entities=[ent])
+                    for c in cands[:12]:
+                        if c not in compound and self.passes(self.evidence(sub, c)) \
+                                and not self.evidence(sub, c)["missing_entities"]:
+                            compound.append(c)
+                            break
+                info = dict(info, entities=info["entities"][:0])
+            # The best-scoring sentence that passes the hard checks; none passing -> refuse.
+            passing = None
+            for c in (compound or cands[:8]):
+                ev = self.evidence(info, c)
+                if self.passes(ev):
+                    passing = (c, ev)
+                    break
+            if passing is None:
+                return Answer(question, refusal, refused=True, related=self._related(res.hits),
+                              confidence=0.0)
+            best, ev = passing
         conf = self._confidence(best, res, english)
+        if not english:
+            conf -= 0.15 * bool(ev["missing_entities"]) + 0.35 * ev["missing_focus"]
         if conf < self.settings.refuse_threshold or (years and best.year_fit < 0):
-            return Answer(question, refusal, refused=True, related=self._related(res.hits))
+            return Answer(question, refusal, refused=True, related=self._related(res.hits),
+                          confidence=conf)
 
         chosen = [best]
+        if len(compound) > 1:
+            chosen = [best] + [c for c in compound if c is not best][:1]
         # Same measure, another article of another date: give both, each with its date.
-        if not years:
+        elif not years:
             for c in cands[1:4]:
                 if (c.doc_id != best.doc_id and _FIGURE.search(c.text) and _FIGURE.search(best.text)
                         and c.score >= best.score - 0.3
                         and self.docs[c.doc_id].meta.year() != self.docs[best.doc_id].meta.year()):
                     chosen.append(c)
                     break
+        spans = []
+        for c in chosen:
+            spans.append(self._trim(c, qtoks))
+        if qtype == "entity" and len(chosen) == 1 and not _PERSON.search(best.text):
+            extra = self._speaker(best)
+            if extra:
+                chosen, spans = [best, best], [spans[0], extra]
         parts, cits = [], []
-        for n, c in enumerate(chosen, start=1):
-            s, e = self._trim(c, qtoks)
+        for n, (c, (s, e)) in enumerate(zip(chosen, spans, strict=True), start=1):
             chunk_id = next((h.chunk.chunk_id for h in res.hits if h.chunk.doc_id == c.doc_id
                              and h.chunk.start <= s and e <= h.chunk.end), "")
             cit = self._citation(n, c.doc_id, s, e, chunk_id)
             cits.append(cit)
             text = self.docs[c.doc_id].text[s:e]
-            if len(chosen) > 1:
+            if len(chosen) > 1 and chosen[0] is chosen[1]:
+                parts.append(f"{text}[{n}]")
+            elif len(chosen) > 1:
                 date = cit.date or "日期不详"
                 parts.append(f"({date})《{cit.title}》:{text}[{n}]")
             else:
                 parts.append(f"{text}[{n}]")
-        note = "不同日期的文章给出了不同数据,请注意各自日期。" if len(chosen) > 1 else ""
+        note = ("不同日期的文章给出了不同数据,请注意各自日期。"
+                if len({c.doc_id for c in chosen}) > 1 else "")
         return Answer(question, "\n".join(parts), tuple(cits), note=note,
-                      related=self._related(res.hits))
+                      related=self._related(res.hits), confidence=conf)
+
+    # Units a "多少X" question asks for, and how an answer writes them.
+    _UNIT_ASK = re.compile(r"多少(钱|P|个|家|人|名|款|台|辆|项|件|条|户|场|次|年|亿|万|元|倍|平方米|吨|斤)")
+    _UNIT_FORMS = {"钱": "元", "亿": "亿", "万": "万"}
+
+    _corpus_cache: dict[int, str] = {}
+
+    def _corpus_text(self) -> str:
+        key = id(self.retriever.snap)
+        if key not in self._corpus_cache:
+            self._corpus_cache.clear()
+            self._corpus_cache[key] = _norm("".join(d.text for d in self.docs.values())).lower()
+        return self._corpus_cache[key]
+
+    def question_info(self, q: str) -> dict:
+        """What the answer must show: the places/organisations the question names, the noun it
+        asks about (the 局长 of "…的局长是谁"), and the unit of a "多少P / 多少辆" question."""
+        tk = self.retriever.tokenizer
+        unit = ""
+        m = self._UNIT_ASK.search(q)
+        if m:
+            unit = self._UNIT_FORMS.get(m.group(1), m.group(1))
+        focus = tk.focus_noun(q)
+        # Only a focus the whole corpus never mentions counts (局长, 奖金): generic question
+        # nouns (目标, 数量) are often paraphrased by the answer and prove nothing.
+        if focus and focus.lower() in self._corpus_text():
+            focus = ""
+        return {"entities": tk.entities(q), "focus": focus, "unit": unit}
+
+    def evidence(self, info: dict, c: Candidate) -> dict:
+        """Checks of a candidate sentence against ``question_info``, used for refusals.
+
+        - ``absent_entities``: names the question gives that the candidate's article never
+          mentions: another subject (天河 asked, an article on 海珠 retrieved);
+        - ``missing_entities``: names not in the sentence, the one before, or the title;
+        - ``missing_focus``: the question asks about something the corpus never mentions;
+        - ``unit_ok``: a "多少P" question gets a figure in P.
+        """
+        doc = self.docs[c.doc_id]
+        ctx = _norm(c.text + self._previous_text(c) + doc.meta.title).lower()
+        missing = [w for w in info["entities"] if w.lower() not in ctx]
+        full = self._doc_norm(doc)
+        absent = [w for w in missing if w.lower() not in full]
+        unit_ok = True
+        if info["unit"]:
+            unit_ok = bool(re.search(rf"\d(?:[万亿千百多余]){{0,3}}{re.escape(info['unit'])}",
+                                     _norm(c.text)))
+        return {"missing_entities": missing, "absent_entities": absent,
+                "missing_focus": bool(info["focus"]), "unit_ok": unit_ok}
+
+    def passes(self, ev: dict) -> bool:
+        """Hard checks: a candidate failing any of them cannot be the answer."""
+        return not ev["absent_entities"] and ev["unit_ok"]
+
+    _doc_cache: dict[tuple[str, int], str] = {}
+
+    def _doc_norm(self, doc: Document) -> str:
+        key = (doc.doc_id, id(doc))
+        if key not in self._doc_cache:
+            self._doc_cache[key] = _norm(doc.text).lower()
+        return self._doc_cache[key]
 
     def _confidence(self, best: Candidate, res: SearchResult, english: bool) -> float:
         """Evidence strength in [0, ~1]: how much of the question the answer sentence covers,

@@ -73,7 +73,7 @@ class Retriever:
             if self._corrector is None:
                 words = [w for toks in self.snap.keyword._tokens for w in toks]
                 text = "".join(d.text for d in self.snap.docs.values())[:_NGRAM_CAP]
-                self._corrector = TypoCorrector(words, text)
+                self._corrector = TypoCorrector(words, text, self.tokenizer)
             return self._corrector
 
     def _mask(self, doc_ids: Sequence[str] | None, since: str | None,

@@ -44,6 +44,7 @@ class Tokenizer:
     def __init__(self, extra_words: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._jieba = None
+        self._pos = None
         self._extra = tuple(extra_words)
 
     def _get(self):
@@ -64,6 +65,49 @@ class Tokenizer:
     def words(self, text: str) -> list[str]:
         """jieba search-mode words, including punctuation (callers filter)."""
         return list(self._get().cut_for_search(text))
+
+    def plain_cut(self, text: str) -> list[str]:
+        """jieba precise mode without HMM: unknown stretches come out as single characters."""
+        return list(self._get().cut(text, HMM=False))
+
+    def entities(self, text: str) -> list[str]:
+        """Place and organisation names in ``text`` (jieba POS ns/nt, the domain dictionary's
+        tags), longest first without overlaps: what a question is *about*."""
+        from jieba import posseg
+
+        self._get()
+        if self._pos is None:
+            with self._lock:
+                if self._pos is None:
+                    self._pos = posseg.POSTokenizer(self._jieba)
+        out = []
+        for w, flag in self._pos.lcut(unicodedata.normalize("NFKC", text)):
+            if flag in ("ns", "nt") and len(w) >= 2 and _CJK.match(w[0]):
+                out.append(w)
+        return list(dict.fromkeys(out))
+
+    _WH = re.compile(r"(是多少|有多少|多少|是谁|是哪|哪些|哪个|哪家|哪位|几|是什么|什么)")
+
+    def focus_noun(self, question: str) -> str:
+        """The noun a question asks about: the last 2+ character noun before the question word,
+        e.g. "海珠区人工智能发展局的局长是谁" -> "局长". Empty when there is none."""
+        from jieba import posseg
+
+        m = self._WH.search(question)
+        if not m:
+            return ""
+        head = question[: m.start()]
+        self.entities("")  # initialises the POS tokenizer
+        nouns = [w for w, f in self._pos.lcut(head)
+                 if f in ("n", "nz", "vn", "nr") and len(w) >= 2 and _CJK.match(w[0])
+                 and w not in STOPWORDS]
+        return nouns[-1] if nouns else ""
+
+    def domain_words(self) -> list[str]:
+        """Words of the domain dictionary (places, organisations, terms)."""
+        with resources.as_file(resources.files("rag") / "data" / "userdict.txt") as p:
+            return [line.split()[0] for line in p.read_text(encoding="utf-8").splitlines()
+                    if line.strip()]
 
     def tokens(self, text: str) -> list[str]:
         """Index/query tokens: words and figures, no punctuation or stop words."""
@@ -114,39 +158,72 @@ class TypoCorrector:
     """Query-side correction of homophone typos against the corpus vocabulary.
 
     Users type by pinyin, so their typos are mostly homophones: 海株 for 海珠, 琶州 for 琶洲,
-    南莎 for 南沙. A 2-4 character CJK stretch of the query that never occurs in the corpus
-    is replaced by a corpus word with the same toneless pinyin, if exactly one frequent word has
-    it. Stretches that occur in the corpus are never touched, so correct queries are unchanged.
+    南莎 for 南沙. Only two kinds of stretch are touched, so correct questions stay unchanged:
+
+    1. runs of characters that jieba (dictionary only, no HMM guessing) cannot join into any
+       word, e.g. 海株 -> 海/株: replaced by a corpus or domain word with the same toneless
+       pinyin, if exactly one exists;
+    2. a dictionary word that never occurs in the corpus but sounds exactly like a domain
+       place or organisation name (黄浦 -> 黄埔): replaced by that name.
     """
 
-    def __init__(self, vocabulary: Iterable[str], corpus_text: str, min_count: int = 2) -> None:
+    def __init__(self, vocabulary: Iterable[str], corpus_text: str, tokenizer: Tokenizer,
+                 min_count: int = 2) -> None:
         self._corpus = corpus_text
+        self._tk = tokenizer
         counts: dict[str, int] = {}
         for w in vocabulary:
             if 2 <= len(w) <= 4 and all(_CJK.match(c) for c in w):
                 counts[w] = counts.get(w, 0) + 1
-        by_key: dict[str, list[str]] = {}
+        domain = [w for w in tokenizer.domain_words() if 2 <= len(w) <= 4
+                  and all(_CJK.match(c) for c in w)]
+        by_key: dict[str, set[str]] = {}
         for w, c in counts.items():
             if c >= min_count:
-                by_key.setdefault(_pinyin_key(w), []).append(w)
+                by_key.setdefault(_pinyin_key(w), set()).add(w)
+        dom_key: dict[str, set[str]] = {}
+        for w in domain:
+            by_key.setdefault(_pinyin_key(w), set()).add(w)
+            dom_key.setdefault(_pinyin_key(w), set()).add(w)
         self._by_key = by_key
+        self._dom_key = dom_key
 
     def correct(self, query: str) -> str:
         """Return the query with homophone typos replaced (or unchanged)."""
-        out = query
+        pieces = self._tk.plain_cut(query)
+        out: list[str] = []
         i = 0
+        while i < len(pieces):
+            w = pieces[i]
+            if len(w) >= 2 and _CJK.match(w[0]) and w not in self._corpus:
+                cands = self._dom_key.get(_pinyin_key(w), set())
+                if len(cands) == 1:  # rule 2
+                    out.append(next(iter(cands)))
+                    i += 1
+                    continue
+            if len(w) == 1 and _CJK.match(w):
+                j = i
+                while j < len(pieces) and len(pieces[j]) == 1 and _CJK.match(pieces[j]):
+                    j += 1
+                out.append(self._fix_run("".join(pieces[i:j])))
+                i = j
+                continue
+            out.append(w)
+            i += 1
+        return "".join(out)
+
+    def _fix_run(self, run: str) -> str:
+        """Rule 1 inside a run of unjoinable characters, longest stretch first."""
+        out, i = run, 0
         while i < len(out):
-            replaced = False
             for n in (4, 3, 2):
                 seg = out[i : i + n]
-                if len(seg) < n or not all(_CJK.match(c) for c in seg) or seg in self._corpus:
+                if len(seg) < n or seg in self._corpus:
                     continue
-                cands = self._by_key.get(_pinyin_key(seg), [])
+                cands = self._by_key.get(_pinyin_key(seg), set())
                 if len(cands) == 1:
-                    out = out[:i] + cands[0] + out[i + n :]
-                    i += n
-                    replaced = True
+                    out = out[:i] + next(iter(cands)) + out[i + n :]
+                    i += n - 1
                     break
-            if not replaced:
-                i += 1
+            i += 1
         return out

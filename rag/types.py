@@ -117,3 +117,4 @@ class Answer:
     related: tuple[Citation, ...] = ()
     hits: tuple[Hit, ...] = ()
     timings_ms: tuple[tuple[str, float], ...] = field(default=())
+    confidence: float = 0.0  # evidence strength the refusal decision was based on
