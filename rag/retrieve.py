@@ -18,7 +18,7 @@ import numpy as np
 from .errors import InputError
 from .index import IndexSnapshot
 from .settings import Settings
-from .tokenize import Tokenizer, TypoCorrector, default_tokenizer
+from .tokenize import Tokenizer, TypoCorrector, default_tokenizer, expand_english
 from .types import Hit
 
 METHODS = ("hybrid", "dense", "bm25")
@@ -127,7 +127,7 @@ class Retriever:
         n = max(self.settings.candidates, k)
         timings: list[tuple[str, float]] = []
         t = time.perf_counter()
-        searched = self.corrector().correct(query)
+        searched = expand_english(self.corrector().correct(query))
         mask = self._mask(doc_ids, since, until)
         timings.append(("prepare", (time.perf_counter() - t) * 1000))
 

@@ -46,7 +46,7 @@ class Settings:
     # Retrieval
     top_k: int = 5
     candidates: int = 50  # per method, before fusion
-    fusion: str = "rrf"  # rrf | weighted
+    fusion: str = "weighted"  # rrf | weighted: weighted won on the eval (README)
     rrf_k: int = 60
     dense_weight: float = 1.0
     bm25_weight: float = 1.0

@@ -147,6 +147,40 @@ def tokens(text: str) -> list[str]:
     return default_tokenizer().tokens(text)
 
 
+_GLOSSARY: list[tuple[re.Pattern, str]] | None = None
+
+
+def expand_english(query: str) -> str:
+    """Append the Chinese names of domain terms an English query uses.
+
+    ``expand_english("Nansha AI subsidy")`` -> ``"Nansha AI subsidy 南沙 人工智能 补贴 扶持"``.
+    Keyword search cannot match English words against Chinese articles; the glossary
+    (``rag/data/glossary.tsv``: districts, parks, organisations, policy terms) bridges that.
+    Queries with Chinese characters are returned unchanged.
+    """
+    global _GLOSSARY
+    if _CJK.search(query):
+        return query
+    if _GLOSSARY is None:
+        rows = []
+        text = (resources.files("rag") / "data" / "glossary.tsv").read_text(encoding="utf-8")
+        for line in text.splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            en, zh = line.split("\t", 1)
+            rows.append((re.compile(rf"(?<![a-z]){re.escape(en.strip())}(?![a-z])"), zh.strip()))
+        # Longest terms first, so "large model" wins over "model".
+        rows.sort(key=lambda r: -len(r[0].pattern))
+        _GLOSSARY = rows
+    low = query.lower()
+    added: list[str] = []
+    for pat, zh in _GLOSSARY:
+        if pat.search(low):
+            low = pat.sub(" ", low)  # a phrase consumed by a longer term is not matched again
+            added.extend(w for w in zh.split() if w not in added)
+    return f"{query} {' '.join(added)}" if added else query
+
+
 @lru_cache(maxsize=4096)
 def _pinyin_key(s: str) -> str:
     from pypinyin import lazy_pinyin
