@@ -303,11 +303,38 @@ class ExtractiveAnswerer:
 
     # -- main
     def answer(self, question: str, res: SearchResult) -> Answer:
+        """The cited answer to ``question`` from the passages in ``res``."""
+        parts = [p.strip() for p in re.split(r"[？?]", question) if len(p.strip()) >= 4]
+        if len(parts) >= 2:
+            # Two questions in one ("…有什么进展？它一共连接了多少台…？"): answer each.
+            subs = [self._answer_one(p, replace(res, searched=p)) for p in parts[:3]]
+            return self._combine(question, subs)
+        return self._answer_one(question, res)
+
+    def _combine(self, question: str, subs: list[Answer]) -> Answer:
+        """Join sub-answers, renumbering their citations; refused only if all are."""
+        good = [a for a in subs if not a.refused]
+        if not good:
+            return replace(subs[0], question=question)
+        texts, cits = [], []
+        for a in good:
+            text = a.text
+            for c in a.citations:
+                n = len(cits) + 1
+                text = text.replace(f"[{c.n}]", f"[#{n}]")
+                cits.append(replace(c, n=n))
+            texts.append(text.replace("[#", "["))
+        if len(good) < len(subs):
+            texts.append("(问题的其余部分资料中没有找到答案。)")
+        return Answer(question, "\n".join(texts), tuple(cits), note=good[0].note,
+                      related=good[0].related, confidence=min(a.confidence for a in good))
+
+    def _answer_one(self, question: str, res: SearchResult) -> Answer:
         english = not re.search(r"[\u3400-\u9fff]", question)
         refusal = REFUSAL_EN if english else REFUSAL_ZH
         if not res.hits:
             return Answer(question, refusal, refused=True)
-        q = res.searched
+        q = res.searched if res.searched != res.query else question
         tk = self.retriever.tokenizer
         qtoks = tk.tokens(q)
         qtype = answer_type(q)
@@ -330,6 +357,15 @@ class ExtractiveAnswerer:
                             compound.append(c)
                             break
                 info = dict(info, entities=info["entities"][:0])
+            elif len(years) >= 2 and re.search(r"和|与|及|分别|各|对比|相比|到|至", q):
+                # "2025年和2026年的目标分别是多少": one sentence for each year.
+                for y in sorted(years):
+                    for c in cands[:12]:
+                        d = self.docs[c.doc_id]
+                        if c not in compound and y in sentence_years(c.text, d.meta.year())[0] \
+                                and self.passes(self.evidence(info, c)):
+                            compound.append(c)
+                            break
             # The best-scoring sentence that passes the hard checks; none passing -> refuse.
             passing = None
             for c in (compound or cands[:8]):
@@ -344,7 +380,8 @@ class ExtractiveAnswerer:
         conf = self._confidence(best, res, english)
         if not english:
             conf -= 0.15 * bool(ev["missing_entities"]) + 0.35 * ev["missing_focus"]
-        if conf < self.settings.refuse_threshold or (years and best.year_fit < 0):
+        if conf < self.settings.refuse_threshold or (years and best.year_fit < 0
+                                                     and len(compound) < 2):
             return Answer(question, refusal, refused=True, related=self._related(res.hits),
                           confidence=conf)
 
@@ -404,7 +441,8 @@ class ExtractiveAnswerer:
         tk = self.retriever.tokenizer
         unit = ""
         m = self._UNIT_ASK.search(q)
-        if m:
+        # The unit must be a word of its own: "多少人参加" asks for 人, "多少人工智能企业" doesn't.
+        if m and tk.plain_cut(q[m.start(1):])[0] == m.group(1):
             unit = self._UNIT_FORMS.get(m.group(1), m.group(1))
         focus = tk.focus_noun(q)
         # Only a focus the whole corpus never mentions counts (局长, 奖金): generic question
