@@ -12,7 +12,7 @@ would cut a figure from its subject. Offsets are the contract::
 
 from __future__ import annotations
 
-from .types import Chunk, Document, DocMeta  # noqa: F401  (DocMeta: doctest)
+from .types import Chunk, DocMeta, Document  # noqa: F401  (DocMeta: doctest)
 
 
 def chunk_document(doc: Document, target_chars: int = 220, overlap: int = 1) -> list[Chunk]:

@@ -97,8 +97,10 @@ class SentenceTransformerEncoder:
         query_prefix: str = "query: ",
         passage_prefix: str = "passage: ",
         batch_size: int = 32,
+        threads: int = 1,
     ) -> None:
         self.model = str(model)
+        self.threads = threads
         self.prefixes = {"query": query_prefix, "passage": passage_prefix}
         self.batch_size = batch_size
         self.load_seconds: float | None = None
@@ -172,10 +174,13 @@ class SentenceTransformerEncoder:
                 import torch
                 from sentence_transformers import SentenceTransformer
 
-                # torch may count the host's cores rather than the ones this process may use;
-                # more threads than cores only adds contention on a 2-core box.
+                # One thread by default: measured on the 2-core box, a query took 42 ms with one
+                # thread and ~970 ms with two while anything else ran (OpenMP threads spin-wait
+                # for a busy core). A server always shares the machine. RAG_TORCH_THREADS=2
+                # speeds up a build on an otherwise idle machine.
                 if not os.environ.get("OMP_NUM_THREADS"):
-                    torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+                    cores = len(os.sched_getaffinity(0))
+                    torch.set_num_threads(max(1, min(self.threads, cores)))
                 try:
                     st = SentenceTransformer(source, device="cpu")
                 except Exception as err:  # any loader failure is one user-facing sentence
@@ -290,4 +295,5 @@ def get_encoder(settings: Settings) -> Encoder:
         query_prefix=settings.query_prefix,
         passage_prefix=settings.passage_prefix,
         batch_size=settings.embed_batch_size,
+        threads=settings.torch_threads,
     )

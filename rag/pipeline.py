@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import IndexStateError, InputError, NotFoundError, TooLargeError
+from .errors import InputError, NotFoundError, TooLargeError
 from .index import IndexSnapshot, IndexStore, Manifest
 from .retrieve import Retriever, SearchResult
 from .settings import Settings
@@ -89,13 +89,14 @@ class Pipeline:
 
     def ensure_index(self) -> BuildReport | None:
         """Build the index if there is none or the corpus changed since it was built."""
-        from .ingest import load_corpus
         from .index import corpus_fingerprint
+        from .ingest import load_corpus
 
-        try:
-            snap = self.snapshot
-        except IndexStateError:
+        if not self.store.exists():
             return self.build_index()
+        # An index that exists but is damaged or from another model is reported, never
+        # silently rebuilt: the user (or /api/health) must see it. `rag index --rebuild` fixes it.
+        snap = self.snapshot
         docs, _ = load_corpus(self.settings.corpus_dir)
         if docs and corpus_fingerprint(docs) != snap.manifest.corpus_fingerprint:
             return self.build_index()

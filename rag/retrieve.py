@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -66,6 +67,22 @@ class Retriever:
         self._lock = threading.Lock()
         self._reranker = None
         self._row_doc = np.array([c.doc_id for c in snapshot.chunks], dtype=object)
+        self._qvecs: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """The query's embedding, from a small LRU cache: staff re-ask the same questions,
+        and the answerer needs the vector again for English questions."""
+        with self._lock:
+            v = self._qvecs.get(query)
+            if v is not None:
+                self._qvecs.move_to_end(query)
+                return v
+        v = self.encoder.encode([query], kind="query")[0]
+        with self._lock:
+            self._qvecs[query] = v
+            if len(self._qvecs) > 512:
+                self._qvecs.popitem(last=False)
+        return v
 
     # -- helpers
     def corrector(self) -> TypoCorrector:
@@ -89,7 +106,7 @@ class Retriever:
         return np.array([doc in allowed for doc in self._row_doc], dtype=bool)
 
     def _dense(self, query: str, n: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
-        q = self.encoder.encode([query], kind="query")
+        q = self.query_vector(query)[None, :]
         if mask is not None:
             rows = np.flatnonzero(mask)
             s = self.snap.vectors[rows] @ q[0]  # exact over the filtered rows

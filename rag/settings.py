@@ -38,6 +38,7 @@ class Settings:
     query_prefix: str = "query: "
     passage_prefix: str = "passage: "
     embed_batch_size: int = 32
+    torch_threads: int = 1  # see rag.embed: 1 is far faster whenever the machine is shared
 
     # Chunking (characters of cleaned text; sentence-aware, so these are targets).
     chunk_chars: int = 220

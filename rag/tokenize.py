@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
@@ -91,7 +92,6 @@ class Tokenizer:
     def focus_noun(self, question: str) -> str:
         """The noun a question asks about: the last 2+ character noun before the question word,
         e.g. "海珠区人工智能发展局的局长是谁" -> "局长". Empty when there is none."""
-        from jieba import posseg
 
         m = self._WH.search(question)
         if not m:
@@ -111,6 +111,14 @@ class Tokenizer:
 
     def tokens(self, text: str) -> list[str]:
         """Index/query tokens: words and figures, no punctuation or stop words."""
+        # The answerer tokenises the same candidate sentences for every question: cache them.
+        return list(self._cached_tokens(text))
+
+    @lru_cache(maxsize=50_000)  # noqa: B019  (one shared tokenizer lives for the process)
+    def _cached_tokens(self, text: str) -> tuple[str, ...]:
+        return tuple(self._tokens(text))
+
+    def _tokens(self, text: str) -> list[str]:
         text = unicodedata.normalize("NFKC", text)
         out: list[str] = []
         for m in _FIGURE.finditer(text):
@@ -205,10 +213,10 @@ class TypoCorrector:
                  min_count: int = 2) -> None:
         self._corpus = corpus_text
         self._tk = tokenizer
-        counts: dict[str, int] = {}
-        for w in vocabulary:
-            if 2 <= len(w) <= 4 and all(_CJK.match(c) for c in w):
-                counts[w] = counts.get(w, 0) + 1
+        # Count first, filter distinct words after: a 100k-chunk corpus has millions of tokens
+        # but only tens of thousands of distinct words.
+        counts = {w: c for w, c in Counter(vocabulary).items()
+                  if 2 <= len(w) <= 4 and all(_CJK.match(ch) for ch in w)}
         domain = [w for w in tokenizer.domain_words() if 2 <= len(w) <= 4
                   and all(_CJK.match(c) for c in w)]
         by_key: dict[str, set[str]] = {}

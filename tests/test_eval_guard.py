@@ -1,0 +1,57 @@
+"""Regression guard: the real model on eval/questions.jsonl must not lose quality.
+
+eval/expected.json holds the project's figures (written by
+``python -m rag.evaluate --write-expected``); a figure that drops by more than its tolerance
+fails here, and so does a checked-in eval/report/summary.json that a fresh run no longer
+reproduces (regenerate it with ``rag eval``). One eval run serves the whole module.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import REPO
+
+from rag import evaluate as ev
+from rag.evalset import load_questions
+
+pytestmark = pytest.mark.model
+
+QUESTIONS = REPO / "eval" / "questions.jsonl"
+EXPECTED = REPO / "eval" / "expected.json"
+CHECKED_IN = REPO / "eval" / "report" / "summary.json"
+
+
+@pytest.fixture(scope="module")
+def fresh(real_pipeline) -> dict:
+    """The summary of one full eval run (default methods and answers) with the real model."""
+    result = ev.run_eval(real_pipeline, load_questions(QUESTIONS), ev.DEFAULT_METHODS,
+                         answers=True, questions_file=QUESTIONS, progress=False)
+    return json.loads(json.dumps(result.summary))  # as it would read back from summary.json
+
+
+def test_the_run_used_the_real_model(fresh):
+    assert fresh["settings"]["model_id"] != "hash-256"
+    assert fresh["questions"]["answerable"] > 100
+
+
+def test_no_guarded_figure_dropped(fresh):
+    expected = json.loads(EXPECTED.read_text(encoding="utf-8"))
+    assert set(expected["figures"]) == set(ev.EXPECTED_FIGURES)
+    assert ev.regressions(fresh, expected) == []
+
+
+def _leaves(d, prefix=""):
+    if not isinstance(d, dict):
+        return {prefix: d}
+    return {k: v for key, val in d.items() for k, v in _leaves(val, f"{prefix}.{key}").items()}
+
+
+def test_checked_in_report_matches_a_fresh_run(fresh):
+    checked_in = _leaves(json.loads(CHECKED_IN.read_text(encoding="utf-8")))
+    now = _leaves(fresh)
+    diff = [f"{k}: checked in {checked_in.get(k)!r}, fresh {now.get(k)!r}"
+            for k in sorted(set(checked_in) | set(now)) if checked_in.get(k) != now.get(k)]
+    assert not diff, ("eval/report/summary.json differs from a fresh run; regenerate it with "
+                      "`rag eval` and review the change:\n" + "\n".join(diff[:20]))

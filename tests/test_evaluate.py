@@ -1,0 +1,204 @@
+"""rag.evaluate: metric functions on hand-made rankings, the run-file writer, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from rag import evaluate as ev
+from rag.evalset import Question
+
+
+def q(evidence, doc=("d1",), type_="fact", keys=("甲",)) -> Question:
+    return Question("q1", "问题?", tuple(doc), tuple(evidence), "", tuple(keys), type_)
+
+
+SINGLE = q(["新增大模型和算法备案项目超200个"])
+MULTI = q(["备案大模型和算法超110个", "新增大模型和算法备案项目超200个"],
+          doc=("d1", "d2"), type_="multi_doc")
+HIT = "今年,新增大模型和算法备案\n项目 超２００个,继续领跑。"  # damaged: break, space, full-width
+HIT_110 = "2025年备案大模型和算法超110个。"
+MISS = "琶洲连续3年入选福布斯中国中央商务区十强。"
+
+
+# -- recall@k and the multi-document share
+def test_recall_at_k_counts_evidence_only_within_k_and_survives_damaged_text():
+    ranking = [MISS, MISS, HIT, MISS]
+    assert [ev.recall_at_k(SINGLE, ranking, k) for k in (1, 3, 5)] == [0.0, 1.0, 1.0]
+    assert ev.recall_at_k(SINGLE, [MISS] * 10, 10) == 0.0
+
+
+def test_single_doc_question_with_alternative_evidence_scores_one_if_any_found():
+    alt = q(["不存在的证据句子", "新增大模型和算法备案项目超200个"])
+    assert ev.recall_at_k(alt, [HIT], 1) == 1.0
+
+
+def test_multi_doc_question_scores_share_of_evidence_found():
+    assert ev.recall_at_k(MULTI, [HIT, MISS], 2) == 0.5
+    assert ev.recall_at_k(MULTI, [HIT, HIT_110], 1) == 0.5
+    assert ev.recall_at_k(MULTI, [HIT, HIT_110], 2) == 1.0
+    assert ev.recall_at_k(MULTI, [MISS], 1) == 0.0
+
+
+# -- MRR, nDCG, top-1 article
+def test_reciprocal_rank_is_first_relevant_rank_within_10():
+    assert ev.reciprocal_rank(SINGLE, [HIT]) == 1.0
+    assert ev.reciprocal_rank(SINGLE, [MISS, MISS, HIT, HIT]) == pytest.approx(1 / 3)
+    assert ev.reciprocal_rank(SINGLE, [MISS] * 10 + [HIT]) == 0.0
+
+
+def test_ndcg_binary_gains_with_ideal_from_collection_count():
+    # relevant at ranks 2 and 3; the collection holds 2 relevant chunks
+    got = ev.ndcg_at_k(SINGLE, [MISS, HIT, HIT, MISS], n_relevant=2)
+    dcg = 1 / math.log2(3) + 1 / math.log2(4)
+    ideal = 1 / math.log2(2) + 1 / math.log2(3)
+    assert got == pytest.approx(dcg / ideal)
+    assert ev.ndcg_at_k(SINGLE, [HIT, HIT], n_relevant=2) == pytest.approx(1.0)
+    # a third relevant chunk left unranked lowers the score
+    assert ev.ndcg_at_k(SINGLE, [HIT, HIT], n_relevant=3) < 1.0
+    assert ev.ndcg_at_k(SINGLE, [MISS], n_relevant=0) == 0.0
+
+
+def test_top1_article():
+    assert ev.top1_article(MULTI, ["d2", "x"]) == 1.0
+    assert ev.top1_article(MULTI, ["x", "d1"]) == 0.0
+    assert ev.top1_article(MULTI, []) == 0.0
+
+
+# -- recall within the first 1000 characters
+def test_prefix_recall_counts_only_evidence_inside_the_first_1000_characters():
+    filler = "甲" * 600
+    assert ev.prefix_recall(SINGLE, [filler, filler, HIT]) == 0.0  # starts at 1200
+    assert ev.prefix_recall(SINGLE, [filler, HIT]) == 1.0  # 600 + 26 < 1000
+    # evidence cut by the 1000-character boundary is not counted
+    cut = "乙" * (1000 - 600 - 5) + HIT
+    assert ev.prefix_recall(SINGLE, [filler, cut]) == 0.0
+    assert ev.prefix_recall(SINGLE, [filler, cut], chars=2000) == 1.0
+
+
+def test_prefix_recall_never_joins_evidence_across_two_chunks():
+    a, b = "……新增大模型和算法", "备案项目超200个……"
+    assert ev.prefix_recall(SINGLE, [a, b]) == 0.0
+    assert ev.prefix_texts(["abcd", "efgh", "ijkl"], 6) == ["abcd", "ef"]
+
+
+# -- answers
+def test_answer_correct_needs_every_key_and_no_refusal():
+    two = q(["x"], keys=("110", "200个"))
+    assert ev.answer_correct(two, "2025年超110个[1];2026年超２００ 个[2]", refused=False)
+    assert not ev.answer_correct(two, "超110个[1]", refused=False)
+    assert not ev.answer_correct(two, "110 200个", refused=True)
+    # a [n] marker is not part of the answer text
+    assert not ev.answer_correct(q(["x"], keys=("2",)), "见原文[2]", refused=False)
+
+
+# -- run files
+def test_trec_writer_breaks_ties_by_chunk_id(tmp_path):
+    R = ev.Ranked
+    run = {"q2": [R("d#9", "d", "", 0.5), R("d#10", "d", "", 0.5), R("a#1", "a", "", 0.9)],
+           "q1": [R("b#0", "b", "", 1.0)]}
+    path = tmp_path / "run.x.trec"
+    ev.write_trec(path, run, "tag")
+    assert path.read_text(encoding="utf-8").splitlines() == [
+        "q2 Q0 a#1 1 0.900000 tag",
+        "q2 Q0 d#10 2 0.500000 tag",  # "d#10" < "d#9" as strings
+        "q2 Q0 d#9 3 0.500000 tag",
+        "q1 Q0 b#0 1 1.000000 tag",
+    ]
+
+
+# -- guard helpers
+def test_regressions_flag_drops_beyond_tolerance_in_the_right_direction():
+    summary = {"answers": {"all": {"accuracy": 0.80, "false_refusal_rate": 0.10}}}
+    exp = {"tolerance": 0.01, "figures": {
+        "answers.all.accuracy": {"value": 0.805, "better": "higher"},
+        "answers.all.false_refusal_rate": {"value": 0.095, "better": "lower"}}}
+    assert ev.regressions(summary, exp) == []
+    exp["figures"]["answers.all.accuracy"]["value"] = 0.82
+    exp["figures"]["answers.all.false_refusal_rate"]["value"] = 0.08
+    got = ev.regressions(summary, exp)
+    assert len(got) == 2 and got[0].startswith("answers.all.accuracy")
+
+
+# -- the CLI, end to end with the fake encoder
+TINY = [
+    {"id": "t1", "question": "唯品会总部是哪一年入驻琶洲的？", "doc": "000_e71591340c5b937c",
+     "evidence": ["唯品会公司总部正式入驻"], "answer": "2020年", "answer_keys": ["2020"],
+     "type": "date"},
+    {"id": "t2", "question": "海珠区2025年和2026年的大模型和算法备案目标分别是多少？",
+     "doc": ["002_0638385fcb057a50", "000_e71591340c5b937c"],
+     "evidence": ["备案大模型和算法超110个", "新增大模型和算法备案项目超200个"],
+     "answer": "超110个;超200个", "answer_keys": ["110", "200"], "type": "multi_doc",
+     "tags": ["paraphrase"]},
+    {"id": "t3", "question": "天河区2026年新增大模型备案的目标是多少？", "doc": None,
+     "evidence": [], "answer": "", "answer_keys": [], "type": "unanswerable"},
+]
+
+
+def _write(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                    encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny(corpus_home, monkeypatch):
+    monkeypatch.setenv("RAG_MODEL", "hash")
+    return _write(corpus_home / "tiny.jsonl", TINY)
+
+
+@pytest.mark.slow
+def test_cli_eval_writes_a_reproducible_report(tiny, tmp_path, capsys):
+    from rag.cli import main
+
+    rep1, rep2 = tmp_path / "r1", tmp_path / "r2"
+    assert main(["eval", "--questions", str(tiny), "--report", str(rep1)]) == 0
+    table = capsys.readouterr().out
+    assert "naive" in table and "hybrid" in table and "accuracy" in table
+    for name in ("summary.json", "latency.json", "answers.jsonl", "report.md", "chart.png",
+                 *(f"run.{m}.trec" for m in ev.DEFAULT_METHODS)):
+        assert (rep1 / name).stat().st_size > 0, name
+    s = json.loads((rep1 / "summary.json").read_text(encoding="utf-8"))
+    assert s["questions"]["n"] == 3 and s["questions"]["answerable"] == 2
+    assert set(s["retrieval"]) == set(ev.DEFAULT_METHODS)
+    assert s["retrieval"]["hybrid"]["all"]["n"] == 2
+    assert set(s["retrieval"]["hybrid"]["by_type"]) == {"date", "multi_doc"}
+    assert s["answers"]["all"]["n_unanswerable"] == 1
+    assert s["settings"]["model_id"] == "hash-256" and s["settings"]["naive"]["window"] == 500
+    assert "latency" not in json.dumps(s) and "p50" not in json.dumps(s)
+    run = (rep1 / "run.dense.trec").read_text(encoding="utf-8").splitlines()
+    assert len(run) == 30 and run[0].split()[:2] == ["t1", "Q0"]
+    answers = [json.loads(x) for x in (rep1 / "answers.jsonl").read_text("utf-8").splitlines()]
+    assert [a["id"] for a in answers] == ["t1", "t2", "t3"]
+    assert "![recall and MRR per method](chart.png)" in (rep1 / "report.md").read_text("utf-8")
+
+    assert main(["eval", "--questions", str(tiny), "--report", str(rep2), "--json",
+                 "--methods", "bm25,hybrid-weighted", "--no-answers"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert set(printed["retrieval"]) == {"bm25", "hybrid-weighted"} and "answers" not in printed
+    assert printed["retrieval"]["hybrid-weighted"]["fusion"] == "weighted"
+    # deterministic: the same methods give byte-identical summaries
+    assert main(["eval", "--questions", str(tiny), "--report", str(rep2)]) == 0
+    assert (rep1 / "summary.json").read_bytes() == (rep2 / "summary.json").read_bytes()
+
+
+@pytest.mark.slow
+def test_cli_validate_reports_evidence_missing_from_the_articles(tiny, capsys):
+    from rag.cli import main
+
+    assert main(["eval", "--validate", "--questions", str(tiny)]) == 0
+    bad = _write(tiny.with_name("bad.jsonl"), [{**TINY[0], "evidence": ["文章里没有这句话"]}])
+    capsys.readouterr()
+    assert main(["eval", "--validate", "--questions", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "[cleaned] t1: evidence" in out and "[raw] t1: evidence" in out
+
+
+def test_cli_rejects_unknown_method(tiny, capsys):
+    from rag.cli import main
+
+    assert main(["eval", "--questions", str(tiny), "--methods", "tfidf"]) == 2
+    assert "Unknown eval method 'tfidf'" in capsys.readouterr().err
