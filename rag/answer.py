@@ -41,6 +41,9 @@ _FIGURE = re.compile(r"\d+(?:\.\d+)?\s*(?:[万亿千百]|多|余)?\s*(?:[个家�
 _LIST = re.compile(r"[、]")
 _PERSON = re.compile(r"(表示|说|指出|介绍|坦言|强调|认为|呼吁|感慨|透露|告诉记者)")
 _DATEPAT = re.compile(r"(20\d\d年|\d{1,2}月\d{1,2}日|\d{1,2}月|今年|去年|年底|前不久|近日)")
+# Policy targets are stated with planning words; achieved results with 实现/累计/已.
+_ASKS_TARGET = re.compile(r"目标|计划|规划|打算|预期|力争|要达到|target|goal|plan")
+_PLAN_WORDS = re.compile(r"力争|目标|计划|预期|争取|将|打造|确保|突破")
 _CLAUSE_END = re.compile(r"[,，;；:：]")
 _ASCII_WORD = re.compile(r"[A-Za-z]{2,}")
 
@@ -190,7 +193,10 @@ class ExtractiveAnswerer:
         stoks = set(tk.tokens(c.text))
         # The title and the sentence before carry context ("大会现场…" then "活动汇聚…400余人").
         ctx = set(tk.tokens(doc.meta.title)) | set(tk.tokens(self._previous_text(c)))
-        qset = [t for t in dict.fromkeys(qtoks)]
+        # Years are judged by the year logic below, which also resolves 今年/全年 against the
+        # article's date; counting the literal "2025年" here too would favour any sentence
+        # that happens to print the year over the one that says 全年 in a 2025 article.
+        qset = [t for t in dict.fromkeys(qtoks) if not (years and re.fullmatch(r"20\d\d年?", t))]
         w_total = sum(self.idf.get(t, 1.0) for t in qset) or 1.0
         w_hit = sum(self.idf.get(t, 1.0) * (1.0 if t in stoks else 0.5 if t in ctx else 0.0)
                     for t in qset)
@@ -205,6 +211,8 @@ class ExtractiveAnswerer:
             score += 0.4
         elif qtype == "list" and len(_LIST.findall(text)) >= 2:
             score += 0.4
+        if _ASKS_TARGET.search(q.lower()):
+            score += 0.4 if _PLAN_WORDS.search(text) else -0.2
         year_fit = 0
         if years:
             sy, explicit = sentence_years(text, doc.meta.year())

@@ -52,8 +52,8 @@ def test_followup_uses_previous_question(real_pipeline):
 
 
 @pytest.mark.parametrize("q", [
-    "天河区2026年新增大模型备案的目标是多少？",  # another district
-    "海珠区人工智能发展局的局长是谁？",  # never mentioned
+    "番禺区2026年新增大模型备案目标是多少？",  # a district no article covers
+    "文远知行投放了多少辆自动驾驶小巴？",  # no figure in 辆 anywhere
     "火星上有几个人工智能局？",
 ])
 def test_unanswerable_is_refused_with_related_passages(real_pipeline, q):
