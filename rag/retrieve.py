@@ -69,6 +69,11 @@ class Retriever:
         self._row_doc = np.array([c.doc_id for c in snapshot.chunks], dtype=object)
         self._qvecs: OrderedDict[str, np.ndarray] = OrderedDict()
 
+    def clear_query_cache(self) -> None:
+        """Forget cached query vectors (benchmarks time encoding, not the cache)."""
+        with self._lock:
+            self._qvecs.clear()
+
     def query_vector(self, query: str) -> np.ndarray:
         """The query's embedding, from a small LRU cache: staff re-ask the same questions,
         and the answerer needs the vector again for English questions."""
