@@ -242,12 +242,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RagError as err:
         print(str(err), file=sys.stderr)
         return 2
+    return report_problems(problems, len(questions))
+
+
+def report_problems(problems: Sequence[str], n_questions: int) -> int:
+    """Print validation problems (one per line) or "N questions OK"; return the exit code."""
     for p in problems:
         print(p)
     if problems:
-        print(f"{len(problems)} problem(s) in {len(questions)} questions.", file=sys.stderr)
+        print(f"{len(problems)} problem(s) in {n_questions} questions.", file=sys.stderr)
         return 1
-    print(f"{len(questions)} questions OK")
+    print(f"{n_questions} questions OK")
     return 0
 
 

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, RagError
-from .evalset import Question, load_questions, normalize, validate
+from .evalset import Question, load_questions, normalize, report_problems, validate
 from .settings import Settings
 
 K_VALUES = (1, 3, 5, 10)
@@ -667,13 +667,7 @@ def main_cli(args, settings: Settings) -> int:
     pipeline.ensure_index()
     problems = validate_all(questions, pipeline)
     if getattr(args, "validate", False):
-        for p in problems:
-            print(p)
-        if problems:
-            print(f"{len(problems)} problem(s) in {len(questions)} questions.", file=sys.stderr)
-            return 1
-        print(f"{len(questions)} questions OK")
-        return 0
+        return report_problems(problems, len(questions))
     if problems:  # scores over a broken question set would mislead; say so, still report
         print(f"warning: {len(problems)} problem(s) in {qpath}; run `rag eval --validate`.",
               file=sys.stderr)
