@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -123,30 +122,30 @@ class Candidate:
 class ExtractiveAnswerer:
     """Answers from retrieved passages without an LLM. Cheap to construct per request."""
 
-    _idf_cache: dict[int, dict[str, float]] = {}
-    _idf_lock = threading.Lock()
-
     def __init__(self, settings: Settings, retriever: Retriever) -> None:
         self.settings = settings
         self.retriever = retriever
         self.docs = retriever.snap.docs
-        self.idf = self._idf(retriever)
+        # Derived data (IDF, sentence spans, normalised texts) lives on the snapshot it was
+        # derived from, so an ingest that swaps the snapshot can never serve stale spans.
+        self._cache = retriever.snap.derived
+        self.idf = self._cached("idf", self._build_idf)
 
-    @classmethod
-    def _idf(cls, retriever: Retriever) -> dict[str, float]:
-        key = id(retriever.snap)
-        with cls._idf_lock:
-            if key not in cls._idf_cache:
-                df: dict[str, int] = {}
-                toks = retriever.snap.keyword._tokens
-                for t in toks:
-                    for w in set(t):
-                        df[w] = df.get(w, 0) + 1
-                n = max(1, len(toks))
-                cls._idf_cache.clear()  # one snapshot live at a time
-                cls._idf_cache[key] = {w: math.log(1 + (n - c + 0.5) / (c + 0.5))
-                                       for w, c in df.items()}
-            return cls._idf_cache[key]
+    def _cached(self, key, build):
+        v = self._cache.get(key)
+        if v is None:
+            v = build()
+            self._cache[key] = v  # a race builds it twice at worst: same value
+        return v
+
+    def _build_idf(self) -> dict[str, float]:
+        df: dict[str, int] = {}
+        toks = self.retriever.snap.keyword._tokens
+        for t in toks:
+            for w in set(t):
+                df[w] = df.get(w, 0) + 1
+        n = max(1, len(toks))
+        return {w: math.log(1 + (n - c + 0.5) / (c + 0.5)) for w, c in df.items()}
 
     # -- candidates
     @staticmethod
@@ -173,13 +172,8 @@ class ExtractiveAnswerer:
                 out.append(Candidate(d.doc_id, s, e, d.text[s:e], h.rank))
         return out
 
-    _sent_cache: dict[tuple[str, int], list[tuple[int, int]]] = {}
-
     def _sentences_of(self, d: Document) -> list[tuple[int, int]]:
-        key = (d.doc_id, id(d))
-        if key not in self._sent_cache:
-            self._sent_cache[key] = self._full_sentences(d)
-        return self._sent_cache[key]
+        return self._cached(("sentences", d.doc_id), lambda: self._full_sentences(d))
 
     def _previous_text(self, c: Candidate) -> str:
         d = self.docs[c.doc_id]
@@ -434,14 +428,9 @@ class ExtractiveAnswerer:
     _UNIT_ASK = re.compile(r"多少(钱|P|个|家|人|名|款|台|辆|项|件|条|户|场|次|年|亿|万|元|倍|平方米|吨|斤)")
     _UNIT_FORMS = {"钱": "元", "亿": "亿", "万": "万"}
 
-    _corpus_cache: dict[int, str] = {}
-
     def _corpus_text(self) -> str:
-        key = id(self.retriever.snap)
-        if key not in self._corpus_cache:
-            self._corpus_cache.clear()
-            self._corpus_cache[key] = _norm("".join(d.text for d in self.docs.values())).lower()
-        return self._corpus_cache[key]
+        return self._cached("corpus_norm", lambda: _norm(
+            "".join(d.text for d in self.docs.values())).lower())
 
     def question_info(self, q: str) -> dict:
         """What the answer must show: the places/organisations the question names, the noun it
@@ -484,13 +473,8 @@ class ExtractiveAnswerer:
         """Hard checks: a candidate failing any of them cannot be the answer."""
         return not ev["absent_entities"] and ev["unit_ok"]
 
-    _doc_cache: dict[tuple[str, int], str] = {}
-
     def _doc_norm(self, doc: Document) -> str:
-        key = (doc.doc_id, id(doc))
-        if key not in self._doc_cache:
-            self._doc_cache[key] = _norm(doc.text).lower()
-        return self._doc_cache[key]
+        return self._cached(("doc_norm", doc.doc_id), lambda: _norm(doc.text).lower())
 
     def _confidence(self, best: Candidate, res: SearchResult, english: bool) -> float:
         """Evidence strength in [0, ~1]: how much of the question the answer sentence covers,

@@ -272,6 +272,7 @@ class IndexSnapshot:
         self.dense = dense
         self.keyword = keyword
         self.chunk_row = {c.chunk_id: i for i, c in enumerate(chunks)}
+        self.derived: dict = {}  # caches of values computed from this snapshot (rag.answer)
 
 
 def _write_jsonl(path: Path, rows) -> None:
