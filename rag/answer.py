@@ -392,9 +392,11 @@ class ExtractiveAnswerer:
             chosen = [best] + [c for c in compound if c is not best][:1]
         # Same measure, another article of another date: give both, each with its date.
         elif not years:
-            for c in cands[1:4]:
+            for c in cands[1:6]:
+                # Another article, another year, a figure, and about as much of the question
+                # covered: the same measure reported at two dates (海珠's 2025 and 2026 targets).
                 if (c.doc_id != best.doc_id and _FIGURE.search(c.text) and _FIGURE.search(best.text)
-                        and c.score >= best.score - 0.3
+                        and c.score >= best.score - 0.6 and c.coverage >= 0.8 * best.coverage
                         and self.docs[c.doc_id].meta.year() != self.docs[best.doc_id].meta.year()):
                     chosen.append(c)
                     break
