@@ -255,6 +255,25 @@ class ExtractiveAnswerer:
             e -= 1
         return s, e
 
+    def _other_dates(self, q: str, qtoks: list[str], qtype: str, best: Candidate
+                     ) -> list[Candidate]:
+        """Best sentences from articles of *other* years, for a year-less figure question.
+
+        "海珠大模型备案目标是多少" is answered by a 2025 article and a 2026 one; the second may
+        rank below the passages the answer was drawn from, so look in those articles directly
+        (the query vector is cached: one masked search, a few ms).
+        """
+        if qtype != "number" and not _ASKS_TARGET.search(q.lower()):
+            return []
+        year = self.docs[best.doc_id].meta.year()
+        others = [d.doc_id for d in self.docs.values() if d.meta.year() and d.meta.year() != year]
+        if not year or not others:
+            return []
+        res = self.retriever.search(q, k=4, doc_ids=others)
+        found = [self._score(q, qtoks, c, qtype, set()) for c in self._candidates(res)]
+        found.sort(key=lambda c: (-c.score, c.hit_rank, c.doc_id, c.start))
+        return found[:2]
+
     def _speaker(self, c: Candidate) -> tuple[int, int] | None:
         """Who said a quoted sentence: the attribution clause after the closing quote in the
         next sentences of the paragraph ("…练兵的地方。”宋克举例,…" -> "宋克举例"), or a
@@ -392,7 +411,7 @@ class ExtractiveAnswerer:
             chosen = [best] + [c for c in compound if c is not best][:1]
         # Same measure, another article of another date: give both, each with its date.
         elif not years:
-            for c in cands[1:6]:
+            for c in cands[1:6] + self._other_dates(q, qtoks, qtype, best):
                 # Another article, another year, a figure, and about as much of the question
                 # covered: the same measure reported at two dates (海珠's 2025 and 2026 targets).
                 if (c.doc_id != best.doc_id and _FIGURE.search(c.text) and _FIGURE.search(best.text)

@@ -80,3 +80,13 @@ def test_speaker_is_named_for_who_said_questions(real_pipeline):
 def test_answer_is_short(real_pipeline):
     ans = real_pipeline.ask("南沙扶持办法最高给多少钱")
     assert "1000万元" in ans.text and len(ans.text) <= 160
+
+
+def test_yearless_question_gives_both_dates(real_pipeline):
+    """The same measure in a 2025 and a 2026 article: both figures, each with its date."""
+    ans = real_pipeline.ask("海珠大模型备案目标是多少")
+    assert not ans.refused
+    assert "110" in ans.text and "200" in ans.text
+    dates = {c.date[:4] for c in ans.citations}
+    assert dates == {"2025", "2026"}
+    assert "日期" in ans.note
