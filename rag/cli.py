@@ -138,6 +138,16 @@ def _write_lines(out: Path, rows) -> None:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
+def _run_batch(args, default_out: str, run) -> int:
+    """``--batch IN --out OUT``: one output line per input line, ``{"id", **run(question)}``.
+    The pipeline (and so the model) is shared by every line."""
+    out_path = Path(args.out or default_out)
+    rows = [{"id": r["id"], **run(r["question"])} for r in _read_batch(Path(args.batch))]
+    _write_lines(out_path, rows)
+    print(f"{len(rows)} questions -> {out_path}", file=sys.stderr)
+    return 0
+
+
 def cmd_search(args) -> int:
     """Ranked passages for a query.
 
@@ -151,14 +161,8 @@ def cmd_search(args) -> int:
     kw = dict(k=args.k, method=args.method, doc_ids=args.doc or None, since=args.since,
               until=args.until)
     if args.batch:
-        rows = _read_batch(Path(args.batch))
-        out = []
-        for r in rows:  # the model is loaded once, by the first query
-            res = p.search(r["question"], **kw)
-            out.append({"id": r["id"], **search_to_dict(res, p.snapshot.docs)})
-        _write_lines(Path(args.out or "hits.jsonl"), out)
-        print(f"{len(out)} queries -> {args.out or 'hits.jsonl'}", file=sys.stderr)
-        return 0
+        return _run_batch(args, "hits.jsonl",
+                          lambda q: search_to_dict(p.search(q, **kw), p.snapshot.docs))
     if not args.query:
         raise InputError("Give a query, or --batch FILE.")
     res = p.search(args.query, **kw)
@@ -201,13 +205,8 @@ def cmd_ask(args) -> int:
     kw = dict(k=args.k, llm=args.llm, doc_ids=args.doc or None, since=args.since,
               until=args.until)
     if args.batch:
-        out = []
-        for r in _read_batch(Path(args.batch)):
-            ans = p.ask(r["question"], **kw)
-            out.append({"id": r["id"], **answer_to_dict(ans, p.snapshot.docs)})
-        _write_lines(Path(args.out or "answers.jsonl"), out)
-        print(f"{len(out)} questions -> {args.out or 'answers.jsonl'}", file=sys.stderr)
-        return 0
+        return _run_batch(args, "answers.jsonl",
+                          lambda q: answer_to_dict(p.ask(q, **kw), p.snapshot.docs))
     if not args.question:
         raise InputError("Give a question, or --batch FILE.")
     if args.json:
