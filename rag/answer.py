@@ -44,7 +44,6 @@ _DATEPAT = re.compile(r"(20\d\d年|\d{1,2}月\d{1,2}日|\d{1,2}月|今年|去年
 _ASKS_TARGET = re.compile(r"目标|计划|规划|打算|预期|力争|要达到|target|goal|plan")
 _PLAN_WORDS = re.compile(r"力争|目标|计划|预期|争取|将|打造|确保|突破")
 _CLAUSE_END = re.compile(r"[,，;；:：]")
-_ASCII_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
 def _norm(s: str) -> str:

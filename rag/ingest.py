@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 import re
 import tempfile
 import tomllib
 import unicodedata
 import zipfile
-from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -45,7 +43,6 @@ __all__ = [
     "load_sidecar",
     "add_files",
     "file_fingerprint",
-    "corpus_fingerprint",
     "extract_meta",
 ]
 
@@ -327,19 +324,6 @@ def file_fingerprint(path: Path) -> str:
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
-    return h.hexdigest()
-
-
-def corpus_fingerprint(docs: Iterable[Document]) -> str:
-    """SHA-256 over every document's id, file hash and cleaned text, in doc-id order.
-
-    The cleaned text is included so that a change in ``rag.clean`` also marks an index
-    stale, even when no file changed. Metadata is not: it does not change any vector.
-    """
-    h = hashlib.sha256()
-    for doc in sorted(docs, key=lambda d: d.doc_id):
-        text_hash = hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
-        h.update(json.dumps([doc.doc_id, doc.raw_sha256, text_hash]).encode("utf-8"))
     return h.hexdigest()
 
 
