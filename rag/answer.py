@@ -31,12 +31,15 @@ from .types import Answer, Citation, Document, Hit
 REFUSAL_ZH = "资料中没有找到这个问题的答案。"
 REFUSAL_EN = "The articles do not contain the answer to this question."
 MAX_ANSWER_CHARS = 150
+NEIGHBOUR_SHARE = 0.7  # an adjacent sentence scoring this share of the best joins the answer
 
 _YEAR = re.compile(r"(?<!\d)(20\d\d)(?=年|\s*-|\s*—|\s*至|\s*到|$|[^\d])")
 _REL_YEAR = {"今年": 0, "本年": 0, "当年": 0, "年底": 0, "年内": 0, "全年": 0, "去年": -1,
              "上年": -1, "前年": -2, "明年": 1}
 _FIGURE = re.compile(r"\d+(?:\.\d+)?\s*(?:[万亿千百]|多|余)?\s*(?:[个家人名项件款台支条户场次倍]|"
-                     r"亿元|万元|元|平方米|吨|斤|P|%|年|届|万|亿)")
+                     r"亿元|万元|元|平方米|吨|斤|P|%|年|届|万|亿|小时|分钟|天|个月|周)")
+# Figures in Chinese numerals: 第五届, 三大路径, 两个.
+_CN_FIGURE = re.compile(r"[一二三四五六七八九十两百千]+(?:[个家人名项件款台支条户场次倍届年大]|万|亿)")
 _LIST = re.compile(r"[、]")
 _PERSON = re.compile(r"(表示|说|指出|介绍|坦言|强调|认为|呼吁|感慨|透露|告诉记者)")
 _DATEPAT = re.compile(r"(20\d\d年|\d{1,2}月\d{1,2}日|\d{1,2}月|今年|去年|年底|前不久|近日)")
@@ -67,7 +70,9 @@ def answer_type(q: str) -> str:
         return "date"
     if re.search(r"谁|哪位|何人|哪家|哪个(企业|公司|单位|机构|部门)|who|which (company|organi)", ql):
         return "entity"
-    if re.search(r"多少|几|规模|多大|金额|比例|数量|目标|how (much|many)|what (is|was) the (number|amount|target|scale)|percentage", ql):
+    if re.search(r"哪几", ql):
+        return "list"  # "哪几条线" asks for the lines, not how many
+    if re.search(r"多少|几|规模|多大|多久|多长时间|金额|比例|数量|目标|how (much|many|long)|what (is|was) the (number|amount|target|scale)|percentage", ql):
         return "number"
     if re.search(r"哪些|包括|有什么|what are|which", ql):
         return "list"
@@ -300,6 +305,32 @@ class ExtractiveAnswerer:
                 return s + m.start(1), s + m.end(2)
         return None
 
+    def _with_neighbour(self, best: Candidate, cands: list[Candidate], info: dict) -> Candidate:
+        """The best sentence joined with the sentence right before or after it when that one
+        scores nearly as well: an answer often spans two ("…“前成大模型”通过了双备案。" then
+        "这个诞生于广州企业云智科技的AI模型…"). ``_trim`` still caps the length."""
+        top = best.score
+        for c in cands[1:6]:
+            if c.doc_id != best.doc_id or not (c.end <= best.start or c.start >= best.end):
+                continue
+            gap = self.docs[c.doc_id].text[min(c.end, best.end):max(c.start, best.start)]
+            if gap.strip() or top <= 0 or c.score < NEIGHBOUR_SHARE * top:
+                continue
+            if not self.passes(self.evidence(info, c)):
+                continue
+            s, e = min(c.start, best.start), max(c.end, best.end)
+            return replace(best, start=s, end=e, text=self.docs[best.doc_id].text[s:e])
+        return best
+
+    def _paragraph_text(self, c: Candidate, back: int = 0) -> str:
+        """The candidate's paragraph and the ``back`` paragraphs before it."""
+        d = self.docs[c.doc_id]
+        i = next((n for n, (ps, pe) in enumerate(d.paragraphs) if ps <= c.start < pe), None)
+        if i is None:
+            return c.text
+        lo = d.paragraphs[max(0, i - back)][0]
+        return d.text[lo:d.paragraphs[i][1]]
+
     def _citation(self, n: int, doc_id: str, s: int, e: int, chunk_id: str = "") -> Citation:
         d = self.docs[doc_id]
         return Citation(n, doc_id, d.meta.title, d.meta.date, d.meta.source, s, e,
@@ -365,8 +396,8 @@ class ExtractiveAnswerer:
         cands.sort(key=lambda c: (-c.score, c.hit_rank, c.doc_id, c.start))
         best = cands[0]
         compound: list[Candidate] = []
+        info = self.question_info(q, english=english)
         if not english:
-            info = self.question_info(q)
             if len(info["entities"]) >= 2 and re.search(r"和|与|及|分别|各|对比|相比", q):
                 # "南沙和广州全市分别…": one sentence per named subject, each checked alone.
                 for ent in info["entities"]:
@@ -386,20 +417,19 @@ class ExtractiveAnswerer:
                                 and self.passes(self.evidence(info, c)):
                             compound.append(c)
                             break
-            # The best-scoring sentence that passes the hard checks; none passing -> refuse.
-            passing = None
-            for c in (compound or cands[:8]):
-                ev = self.evidence(info, c)
-                if self.passes(ev):
-                    passing = (c, ev)
-                    break
-            if passing is None:
-                return Answer(question, refusal, refused=True, related=self._related(res.hits),
-                              confidence=0.0)
-            best, ev = passing
+        # The best-scoring sentence that passes the hard checks; none passing -> refuse.
+        passing = None
+        for c in (compound or cands[:8]):
+            ev = self.evidence(info, c)
+            if self.passes(ev):
+                passing = (c, ev)
+                break
+        if passing is None:
+            return Answer(question, refusal, refused=True, related=self._related(res.hits),
+                          confidence=0.0)
+        best, ev = passing
         conf = self._confidence(best, res, english)
-        if not english:
-            conf -= 0.15 * bool(ev["missing_entities"]) + 0.35 * ev["missing_focus"]
+        conf -= 0.15 * bool(ev["missing_nearby"]) + 0.35 * ev["missing_focus"]
         if conf < self.settings.refuse_threshold or (years and best.year_fit < 0
                                                      and len(compound) < 2):
             return Answer(question, refusal, refused=True, related=self._related(res.hits),
@@ -418,6 +448,8 @@ class ExtractiveAnswerer:
                         and self.docs[c.doc_id].meta.year() != self.docs[best.doc_id].meta.year()):
                     chosen.append(c)
                     break
+        if len(chosen) == 1:
+            best = chosen[0] = self._with_neighbour(best, cands, info)
         spans = []
         for c in chosen:
             spans.append(self._trim(c, qtoks))
@@ -452,21 +484,44 @@ class ExtractiveAnswerer:
         return self._cached("corpus_norm", lambda: _norm(
             "".join(d.text for d in self.docs.values())).lower())
 
-    def question_info(self, q: str) -> dict:
+    # Amounts of money: asked "多少" of these, an answer must give a figure in 元 (亿元, 万元).
+    _MONEY = re.compile(r"营收|营业收入|收入|利润|奖金|资金|金额|投资额|产值|增加值|产业规模|经济规模|"
+                        r"基金规模|补贴|奖励|出资|融资|估值|税收|花了|花费|费用|价格|多少钱|挣了")
+
+    def question_info(self, q: str, english: bool = False) -> dict:
         """What the answer must show: the places/organisations the question names, the noun it
-        asks about (the 局长 of "…的局长是谁"), and the unit of a "多少P / 多少辆" question."""
+        asks about (the 局长 of "…的局长是谁"), the unit of a "多少P / 多少辆" question, and the
+        figures the question itself gives (an answer must add one of its own).
+
+        For an English question only the names the glossary translated (Nansha -> 南沙) count:
+        the Chinese words appended to the query by rag.tokenize.expand_english.
+        """
         tk = self.retriever.tokenizer
+        qtype = answer_type(q)
+        figures = {_norm(m.group(0)) for m in _FIGURE.finditer(_norm(q))}
+        if english:
+            zh = " ".join(re.findall(r"[\u3400-\u9fff]+", q))
+            return {"entities": tk.entities(zh) if zh else [], "focus": "", "unit": "",
+                    "qtype": qtype, "figures": figures, "role": False}
         unit = ""
         m = self._UNIT_ASK.search(q)
         # The unit must be a word of its own: "多少人参加" asks for 人, "多少人工智能企业" doesn't.
         if m and tk.plain_cut(q[m.start(1):])[0] == m.group(1):
             unit = self._UNIT_FORMS.get(m.group(1), m.group(1))
+        elif qtype == "number" and self._MONEY.search(q) and not m:
+            unit = "money"
+        elif re.search(r"多久|多长时间|多少天|几天", q):
+            unit = "duration"
         focus = tk.focus_noun(q)
         # Only a focus the whole corpus never mentions counts (局长, 奖金): generic question
         # nouns (目标, 数量) are often paraphrased by the answer and prove nothing.
         if focus and focus.lower() in self._corpus_text():
             focus = ""
-        return {"entities": tk.entities(q), "focus": focus, "unit": unit}
+        return {"entities": tk.entities(q), "focus": focus, "unit": unit, "qtype": qtype,
+                "figures": figures,
+                # "X的局长是谁" asks who holds a role; if the articles never name the role, no
+                # sentence can say who holds it.
+                "role": qtype == "entity" and bool(focus)}
 
     def evidence(self, info: dict, c: Candidate) -> dict:
         """Checks of a candidate sentence against ``question_info``, used for refusals.
@@ -480,18 +535,43 @@ class ExtractiveAnswerer:
         doc = self.docs[c.doc_id]
         ctx = _norm(c.text + self._previous_text(c) + doc.meta.title).lower()
         missing = [w for w in info["entities"] if w.lower() not in ctx]
+        # A news paragraph often names its subject once, a paragraph earlier ("树根互联CEO贺东东
+        # 告诉记者…" then "…全程不到24小时"): the wider context for the figure check below.
+        nearby = _norm(self._paragraph_text(c, back=1)).lower() if missing else ""
+        missing_nearby = [w for w in missing if w.lower() not in nearby]
         full = self._doc_norm(doc)
         absent = [w for w in missing if w.lower() not in full]
         unit_ok = True
-        if info["unit"]:
-            unit_ok = bool(re.search(rf"\d(?:[万亿千百多余]){{0,3}}{re.escape(info['unit'])}",
-                                     _norm(c.text)))
+        text = _norm(c.text)
+        if info["unit"] == "duration":
+            unit_ok = bool(re.search(r"[\d一二三四五六七八九十两半几][多余]?个?(?:小时|分钟|秒|天|日|周|星期|月|年)",
+                                     text))
+        elif info["unit"] == "money":
+            # 307.5亿元, 5000万元, or a magnitude alone (超100亿, 千亿级)
+            unit_ok = bool(re.search(r"\d(?:[万亿千百多余]){0,3}元|[\d百千万][万亿]", text))
+        elif info["unit"]:
+            unit_ok = bool(re.search(rf"\d(?:[万亿千百多余]){{0,3}}{re.escape(info['unit'])}", text))
+        # A figure question is answered by a figure the question did not already give: the
+        # "5亿元" of "5亿元基金里省级资本出了多少" restates the question, it is no answer.
+        figure_ok = info.get("qtype") != "number" or any(
+            _norm(m.group(0)) not in info.get("figures", ()) for m in _FIGURE.finditer(text)
+        ) or bool(_CN_FIGURE.search(text))
         return {"missing_entities": missing, "absent_entities": absent,
-                "missing_focus": bool(info["focus"]), "unit_ok": unit_ok}
+                "missing_nearby": missing_nearby,
+                "missing_focus": bool(info["focus"]), "unit_ok": unit_ok,
+                "figure_ok": figure_ok, "role_missing": bool(info.get("role")),
+                "qtype": info.get("qtype")}
 
     def passes(self, ev: dict) -> bool:
         """Hard checks: a candidate failing any of them cannot be the answer."""
-        return not ev["absent_entities"] and ev["unit_ok"]
+        if ev["qtype"] == "number" and (ev["missing_nearby"] or ev["missing_focus"]):
+            # A figure is only an answer for the subject and measure asked: a 全区 营收 is no
+            # answer to "趣丸科技的营收", and no figure answers for a 奖金 the articles never
+            # mention. (Other question types keep these as soft penalties: their answers are
+            # often phrased without repeating the subject.)
+            return False
+        return (not ev["absent_entities"] and ev["unit_ok"] and ev["figure_ok"]
+                and not ev["role_missing"])
 
     def _doc_norm(self, doc: Document) -> str:
         return self._cached(("doc_norm", doc.doc_id), lambda: _norm(doc.text).lower())

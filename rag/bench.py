@@ -483,6 +483,7 @@ def run_bench(settings: Settings, scales: Sequence[int] = (10_000, 100_000),
         enc = get_encoder(s)
         _, first_ms = _timed(lambda: enc.encode(["预热"], kind="query"))
         result["model"] = {"model_id": enc.model_id, "dim": enc.dim,
+                           "runtime": getattr(enc, "runtime", None) or "hash",
                            "first_encode_s": round(first_ms / 1000, 3),
                            "load_s": round(float(getattr(enc, "load_seconds", 0.0) or 0.0), 3)}
 
@@ -600,7 +601,7 @@ def render_markdown(r: dict, chart: str | None = "bench.png") -> str:
            "comparable.\n"]
     out.append("## Five articles\n")
     out.append(_md_table(["figure", "value"], [
-        ["model load (first encode)", f"{r['model']['first_encode_s']} s"],
+        ["model load (first encode)", f"{r['model']['first_encode_s']} s ({r['model'].get('runtime', 'torch')})"],
         ["index build, all chunks embedded",
          f"{b['seconds']} s ({b['docs']} articles, {b['chunks']} chunks, "
          f"{b['chunks_per_s']} chunks/s)"],

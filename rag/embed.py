@@ -98,9 +98,12 @@ class SentenceTransformerEncoder:
         passage_prefix: str = "passage: ",
         batch_size: int = 32,
         threads: int = 1,
+        backend: str = "auto",
     ) -> None:
         self.model = str(model)
         self.threads = threads
+        self.backend = backend  # auto | onnx | torch; ``runtime`` says which one loaded
+        self.runtime: str | None = None
         self.prefixes = {"query": query_prefix, "passage": passage_prefix}
         self.batch_size = batch_size
         self.load_seconds: float | None = None
@@ -171,6 +174,13 @@ class SentenceTransformerEncoder:
             if self._st is None:
                 source = str(self._require_folder()) if self._path is not None else self.model
                 t0 = time.perf_counter()
+                onnx = self._load_onnx()
+                if onnx is not None:
+                    self.load_seconds = time.perf_counter() - t0
+                    log.info("loaded %s (onnxruntime) in %.2f s", source, self.load_seconds)
+                    self.runtime = "onnx"
+                    self._st = onnx
+                    return self._st
                 import torch
                 from sentence_transformers import SentenceTransformer
 
@@ -191,8 +201,32 @@ class SentenceTransformerEncoder:
                     ) from err
                 self.load_seconds = time.perf_counter() - t0
                 log.info("loaded %s in %.2f s", source, self.load_seconds)
+                self.runtime = "torch"
                 self._st = st
         return self._st
+
+    def _load_onnx(self) -> Any:
+        """The checked ONNX copy (rag.onnxrt) when allowed and present, else None for torch."""
+        if self.backend == "torch" or self._path is None:
+            if self.backend == "onnx":
+                raise ModelError(f"RAG_EMBED_BACKEND=onnx needs a local model folder, not "
+                                 f"{self.model!r}.")
+            return None
+        from . import onnxrt
+
+        if onnxrt.export_info(self._path) is None:
+            if self.backend == "onnx":
+                raise ModelError(f"No current ONNX export in {self._path}; run "
+                                 f"`python -m rag.onnxrt {self._path}`.")
+            return None
+        try:
+            return onnxrt.OnnxEmbedder(self._path, threads=self.threads)
+        except Exception as err:  # a broken runtime falls back to PyTorch, said once
+            if self.backend == "onnx":
+                raise ModelError(f"Could not start ONNX Runtime for {self._path} "
+                                 f"({type(err).__name__}: {err}).") from err
+            log.warning("ONNX Runtime unavailable (%s); using PyTorch", err)
+            return None
 
     @property
     def loaded(self) -> bool:
@@ -207,6 +241,8 @@ class SentenceTransformerEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         st = self._load()
         prefix = self.prefixes[kind]
+        if self.runtime == "onnx":
+            return st.encode([prefix + t for t in items], batch_size=self.batch_size)
         vecs = st.encode(
             [prefix + t for t in items],
             batch_size=self.batch_size,
@@ -296,4 +332,5 @@ def get_encoder(settings: Settings) -> Encoder:
         passage_prefix=settings.passage_prefix,
         batch_size=settings.embed_batch_size,
         threads=settings.torch_threads,
+        backend=settings.embed_backend,
     )

@@ -581,7 +581,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"{MODEL_ID}: {what} at {dest} in {time.perf_counter() - t0:.1f} s")
-    return 0
+    # The ONNX Runtime copy halves query latency (rag.onnxrt); without it PyTorch serves.
+    from . import onnxrt
+
+    return 0 if onnxrt.main([str(dest)]) in (0, 1) else 1
 
 
 def _default_dest(settings) -> Path:

@@ -215,7 +215,8 @@ class Pipeline:
         try:
             m = self.snapshot.manifest
             out.update(documents=m.n_docs, chunks=m.n_chunks, built_at=m.built_at,
-                       model_id=m.model_id, ann=m.ann)
+                       model_id=m.model_id, ann=m.ann,
+                       embed_runtime=getattr(self.encoder, "runtime", None))
         except Exception as e:  # health reports problems, it does not raise them
             out.update(status="error", error=str(e))
         return out

@@ -39,6 +39,8 @@ class Settings:
     passage_prefix: str = "passage: "
     embed_batch_size: int = 32
     torch_threads: int = 1  # see rag.embed: 1 is far faster whenever the machine is shared
+    # auto: the checked ONNX Runtime copy of the model when present (rag.onnxrt), else PyTorch
+    embed_backend: str = "auto"
 
     # Chunking (characters of cleaned text; sentence-aware, so these are targets).
     chunk_chars: int = 220
@@ -93,6 +95,9 @@ class Settings:
             object.__setattr__(self, "feedback_path", self.eval_dir / "feedback.jsonl")
         if self.fusion not in ("rrf", "weighted"):
             raise InputError(f"RAG_FUSION must be 'rrf' or 'weighted', not {self.fusion!r}.")
+        if self.embed_backend not in ("auto", "onnx", "torch"):
+            raise InputError(f"RAG_EMBED_BACKEND must be 'auto', 'onnx' or 'torch', not "
+                             f"{self.embed_backend!r}.")
         if self.ann not in ("exact", "hnsw", "auto"):
             raise InputError(f"RAG_ANN must be 'exact', 'hnsw' or 'auto', not {self.ann!r}.")
 

@@ -353,4 +353,6 @@ def test_cli_reports_already_built(capsys):
     dest = _real_model_dir()
     assert mb.main(["--dest", str(dest)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and "already built" in out[0] and str(dest) in out[0]
+    assert len(out) == 2 and "already built" in out[0] and str(dest) in out[0]
+    # the second line: the checked ONNX Runtime copy is current (rag.onnxrt)
+    assert out[1].startswith("onnx:") and "ok" in out[1]
