@@ -16,7 +16,6 @@ eval set (``rag eval``), never on one question.
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .retrieve import Retriever, SearchResult
+from .retrieve import Retriever, SearchResult, keyword_idf
 from .settings import Settings
 from .types import Answer, Citation, Document, Hit
 
@@ -133,7 +132,7 @@ class ExtractiveAnswerer:
         # Derived data (IDF, sentence spans, normalised texts) lives on the snapshot it was
         # derived from, so an ingest that swaps the snapshot can never serve stale spans.
         self._cache = retriever.snap.derived
-        self.idf = self._cached("idf", self._build_idf)
+        self.idf = keyword_idf(retriever.snap)
 
     def _cached(self, key, build):
         v = self._cache.get(key)
@@ -141,15 +140,6 @@ class ExtractiveAnswerer:
             v = build()
             self._cache[key] = v  # a race builds it twice at worst: same value
         return v
-
-    def _build_idf(self) -> dict[str, float]:
-        df: dict[str, int] = {}
-        toks = self.retriever.snap.keyword._tokens
-        for t in toks:
-            for w in set(t):
-                df[w] = df.get(w, 0) + 1
-        n = max(1, len(toks))
-        return {w: math.log(1 + (n - c + 0.5) / (c + 0.5)) for w, c in df.items()}
 
     # -- candidates
     @staticmethod

@@ -242,7 +242,9 @@ class SentenceTransformerEncoder:
         st = self._load()
         prefix = self.prefixes[kind]
         if self.runtime == "onnx":
-            return st.encode([prefix + t for t in items], batch_size=self.batch_size)
+            # One text per run: padding costs more than batching saves here (119 chunks:
+            # 9.1 s one at a time, 13.4 s in batches of 32, on one thread).
+            return st.encode([prefix + t for t in items], batch_size=1)
         vecs = st.encode(
             [prefix + t for t in items],
             batch_size=self.batch_size,

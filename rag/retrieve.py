@@ -1,13 +1,21 @@
-"""Hybrid retrieval: dense (FAISS) + keyword (BM25), fused by reciprocal rank.
+"""Hybrid retrieval: dense (FAISS) + keyword (BM25), fused, then a sentence-match boost.
 
 Dense search finds paraphrases and English questions; BM25 finds exact names and figures.
-Reciprocal rank fusion (``sum 1/(k + rank)``) needs no score calibration between the two, which
-is why it is the default; ``fusion="weighted"`` (min-max normalised scores) is there to compare
-in the eval. Ties are broken by chunk row, so results are deterministic.
+The default fusion is ``weighted``: each method's scores min-max normalised over its
+candidates, then summed; it beat reciprocal rank fusion (``fusion="rrf"``, ``sum 1/(k + rank)``)
+on the eval (README). BM25 counts for less on English questions, where it sees only the
+glossary's Chinese words.
+
+Then the top fused chunks get a boost for their best single *sentence*: the IDF-weighted share
+of the question's words that one sentence holds. A 220-character chunk can match the question's
+words spread over unrelated sentences; the chunk whose one sentence says all of it is the one
+that answers. Ties are broken by chunk row, so results are deterministic.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -23,6 +31,22 @@ from .tokenize import Tokenizer, TypoCorrector, default_tokenizer, expand_englis
 from .types import Hit
 
 METHODS = ("hybrid", "dense", "bm25")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def keyword_idf(snap: IndexSnapshot) -> dict[str, float]:
+    """BM25-style IDF of every keyword-index token, computed once per snapshot."""
+    idf = snap.derived.get("idf")
+    if idf is None:
+        df: dict[str, int] = {}
+        toks = snap.keyword._tokens
+        for t in toks:
+            for w in set(t):
+                df[w] = df.get(w, 0) + 1
+        n = max(1, len(toks))
+        idf = {w: math.log(1 + (n - c + 0.5) / (c + 0.5)) for w, c in df.items()}
+        snap.derived["idf"] = idf  # a race computes it twice at worst: same value
+    return idf
 _NGRAM_CAP = 2_000_000  # characters of corpus scanned for the typo corrector's "known" set
 
 
@@ -164,7 +188,10 @@ class Retriever:
             timings.append(("bm25", (time.perf_counter() - t) * 1000))
 
         t = time.perf_counter()
-        fused = self._fuse(ranked)
+        english = not _CJK.search(query)
+        fused = self._fuse(ranked, english)
+        if method == "hybrid" and not english and self.settings.sentence_weight:
+            fused = self._sentence_boost(searched, fused)
         if self.settings.reranker:
             fused = self._rerank(searched, fused[:n])
         hits = []
@@ -173,8 +200,35 @@ class Retriever:
         timings.append(("fuse", (time.perf_counter() - t) * 1000))
         return SearchResult(query_in, searched, tuple(hits), tuple(timings))
 
-    def _fuse(self, ranked: dict[str, list[tuple[int, float]]]):
-        weights = {"dense": self.settings.dense_weight, "bm25": self.settings.bm25_weight}
+    def _sentence_boost(self, query: str, fused):
+        """Add ``sentence_weight`` x the best sentence's IDF coverage of the question to the
+        top ``sentence_top`` fused chunks (eval: MRR 0.882 -> 0.909, R@5 unchanged)."""
+        toks = list(dict.fromkeys(self.tokenizer.tokens(query)))
+        if not toks:
+            return fused
+        idf = keyword_idf(self.snap)
+        total = sum(idf.get(t, 1.0) for t in toks)
+        out = []
+        for i, (row, score, details) in enumerate(fused):
+            if i < self.settings.sentence_top:
+                ch = self.snap.chunks[row]
+                doc = self.snap.docs[ch.doc_id]
+                best = 0.0
+                for s, e in doc.sentences:
+                    if e <= ch.start or s >= ch.end:
+                        continue
+                    words = set(self.tokenizer.tokens(doc.text[max(s, ch.start):min(e, ch.end)]))
+                    best = max(best, sum(idf.get(t, 1.0) for t in toks if t in words) / total)
+                score += self.settings.sentence_weight * best
+                details = tuple(sorted((*details, ("sentence", round(best, 4)))))
+            out.append((row, score, details))
+        return sorted(out, key=lambda x: (-x[1], x[0]))
+
+    def _fuse(self, ranked: dict[str, list[tuple[int, float]]], english: bool = False):
+        # BM25 sees only the glossary's Chinese words of an English question: trust it less
+        # (eval: English R@5 0.833 -> 0.917 at 0.5; Chinese questions unchanged).
+        weights = {"dense": self.settings.dense_weight, "bm25": self.settings.bm25_weight
+                   * (self.settings.english_bm25_weight if english else 1.0)}
         total: dict[int, float] = {}
         details: dict[int, dict[str, float]] = {}
         for m, lst in ranked.items():

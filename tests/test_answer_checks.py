@@ -62,28 +62,21 @@ def test_figure_for_the_subject_asked_is_answered(pipe):
     assert a.citations[0].doc_id == "a_nansha"
 
 
-def test_figure_of_another_subject_is_refused(pipe):
+@pytest.mark.parametrize("question", [
     # The only 营收 figure belongs to 全区, not to 趣丸科技 (named two paragraphs earlier:
     # the subject may sit in the paragraph before, not further).
-    a = pipe.ask("趣丸科技2025年营收是多少？")
-    assert a.refused, a.text
-
-
-def test_figure_that_repeats_the_question_is_refused(pipe):
+    "趣丸科技2025年营收是多少？",
     # "5亿元" is the fund's size, given in the question; nothing says what the province paid.
-    a = pipe.ask("南沙5亿元人工智能产业基金里省级资本出了多少？")
-    assert a.refused, a.text
-
-
-def test_measure_never_mentioned_is_refused(pipe):
-    # No article mentions 奖金: the 1亿元-style figures nearby cannot be its answer.
-    a = pipe.ask("南沙人工智能产业基金的奖金是多少？")
-    assert a.refused, a.text
-
-
-def test_role_never_mentioned_is_refused(pipe):
+    "南沙5亿元人工智能产业基金里省级资本出了多少？",
+    # No article mentions 奖金: the money figures nearby cannot be its answer.
+    "南沙人工智能产业基金的奖金是多少？",
     # "负责人表示" names no 局长.
-    a = pipe.ask("南沙区科技局的局长是谁？")
+    "南沙区科技局的局长是谁？",
+    # 天河 is in no article (English: checked through the glossary's 天河).
+    "How many AI companies are there in Tianhe?",
+])
+def test_unsupported_answers_are_refused(pipe, question):
+    a = pipe.ask(question)
     assert a.refused, a.text
 
 
@@ -91,11 +84,6 @@ def test_duration_question_wants_a_duration(pipe):
     # Both sentences are about the platform; only one gives a time.
     a = pipe.ask("树根互联的平台,客户报修到修好要多久？")
     assert not a.refused and "24小时" in a.text, a.text
-
-
-def test_english_question_about_an_absent_place_is_refused(pipe):
-    a = pipe.ask("How many AI companies are there in Tianhe?")
-    assert a.refused, a.text
 
 
 def test_answer_spans_two_adjacent_sentences(pipe):
