@@ -297,7 +297,7 @@ class ExtractiveAnswerer:
 
     def _with_neighbour(self, best: Candidate, cands: list[Candidate], info: dict) -> Candidate:
         """The best sentence joined with the sentence right before or after it when that one
-        scores nearly as well: an answer often spans two ("…“前成大模型”通过了双备案。" then
+        scores nearly as well: an answer often spans two ("…“某某模型”通过了备案。" then
         "这个诞生于广州企业云智科技的AI模型…"). ``_trim`` still caps the length."""
         top = best.score
         for c in cands[1:6]:
@@ -480,7 +480,7 @@ class ExtractiveAnswerer:
 
     def question_info(self, q: str, english: bool = False) -> dict:
         """What the answer must show: the places/organisations the question names, the noun it
-        asks about (the 局长 of "…的局长是谁"), the unit of a "多少P / 多少辆" question, and the
+        asks about (the 主任 of "…的主任是谁"), the unit of a "多少P / 多少辆" question, and the
         figures the question itself gives (an answer must add one of its own).
 
         For an English question only the names the glossary translated (Nansha -> 南沙) count:
@@ -503,13 +503,13 @@ class ExtractiveAnswerer:
         elif re.search(r"多久|多长时间|多少天|几天", q):
             unit = "duration"
         focus = tk.focus_noun(q)
-        # Only a focus the whole corpus never mentions counts (局长, 奖金): generic question
+        # Only a focus the whole corpus never mentions counts (a role or measure the articles lack): generic question
         # nouns (目标, 数量) are often paraphrased by the answer and prove nothing.
         if focus and focus.lower() in self._corpus_text():
             focus = ""
         return {"entities": tk.entities(q), "focus": focus, "unit": unit, "qtype": qtype,
                 "figures": figures,
-                # "X的局长是谁" asks who holds a role; if the articles never name the role, no
+                # "X的主任是谁" asks who holds a role; if the articles never name the role, no
                 # sentence can say who holds it.
                 "role": qtype == "entity" and bool(focus)}
 
@@ -525,8 +525,8 @@ class ExtractiveAnswerer:
         doc = self.docs[c.doc_id]
         ctx = _norm(c.text + self._previous_text(c) + doc.meta.title).lower()
         missing = [w for w in info["entities"] if w.lower() not in ctx]
-        # A news paragraph often names its subject once, a paragraph earlier ("树根互联CEO贺东东
-        # 告诉记者…" then "…全程不到24小时"): the wider context for the figure check below.
+        # A news paragraph often names its subject once, a paragraph earlier ("某公司CEO告诉记者…"
+        # then a paragraph of his quote with the figure): the wider context for the figure check below.
         nearby = _norm(self._paragraph_text(c, back=1)).lower() if missing else ""
         missing_nearby = [w for w in missing if w.lower() not in nearby]
         full = self._doc_norm(doc)
@@ -542,7 +542,7 @@ class ExtractiveAnswerer:
         elif info["unit"]:
             unit_ok = bool(re.search(rf"\d(?:[万亿千百多余]){{0,3}}{re.escape(info['unit'])}", text))
         # A figure question is answered by a figure the question did not already give: the
-        # "5亿元" of "5亿元基金里省级资本出了多少" restates the question, it is no answer.
+        # "3亿元" of "3亿元基金里市级资金出了多少" restates the question, it is no answer.
         figure_ok = info.get("qtype") != "number" or any(
             _norm(m.group(0)) not in info.get("figures", ()) for m in _FIGURE.finditer(text)
         ) or bool(_CN_FIGURE.search(text))
@@ -556,7 +556,7 @@ class ExtractiveAnswerer:
         """Hard checks: a candidate failing any of them cannot be the answer."""
         if ev["qtype"] == "number" and (ev["missing_nearby"] or ev["missing_focus"]):
             # A figure is only an answer for the subject and measure asked: a 全区 营收 is no
-            # answer to "趣丸科技的营收", and no figure answers for a 奖金 the articles never
+            # answer to "某公司的营收", and no figure answers for a measure the articles never
             # mention. (Other question types keep these as soft penalties: their answers are
             # often phrased without repeating the subject.)
             return False

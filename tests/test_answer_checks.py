@@ -65,9 +65,9 @@ def test_figure_for_the_subject_asked_is_answered(pipe):
 @pytest.mark.parametrize("question", [
     # The only 营收 figure belongs to 全区, not to 趣丸科技 (named two paragraphs earlier:
     # the subject may sit in the paragraph before, not further).
-    "趣丸科技2025年营收是多少？",
-    # "5亿元" is the fund's size, given in the question; nothing says what the province paid.
-    "南沙5亿元人工智能产业基金里省级资本出了多少？",
+    "趣丸科技去年的营收有多少？",
+    # "5亿元" is the fund's size, given in the question; nothing says how much went to 算力.
+    "南沙5亿元的人工智能产业基金投向算力多少钱？",
     # No article mentions 奖金: the money figures nearby cannot be its answer.
     "南沙人工智能产业基金的奖金是多少？",
     # "负责人表示" names no 局长.
