@@ -185,6 +185,11 @@ class ExtractiveAnswerer:
         # article's date; counting the literal "2025年" here too would favour any sentence
         # that happens to print the year over the one that says 全年 in a 2025 article.
         qset = [t for t in dict.fromkeys(qtoks) if not (years and re.fullmatch(r"20\d\d年?", t))]
+        if _ASKS_TARGET.search(q.lower()) and _PLAN_WORDS.search(c.text):
+            # A plan sentence answers "目标/计划" whether it prints 目标 or says 力争/将/确保:
+            # the question's 目标 (a rare, heavy word) must not favour the sentence that
+            # happens to print it over the one with the figure.
+            stoks |= {t for t in qtoks if _ASKS_TARGET.fullmatch(t)}
         w_total = sum(self.idf.get(t, 1.0) for t in qset) or 1.0
         w_hit = sum(self.idf.get(t, 1.0) * (1.0 if t in stoks else 0.5 if t in ctx else 0.0)
                     for t in qset)
@@ -583,7 +588,17 @@ class ExtractiveAnswerer:
         # Only the sentences of the top passages, best first: each sentence costs an encoder
         # pass (~40 ms on one core), and retrieval already put the answer near the top.
         pool = sorted(cands, key=lambda c: (c.hit_rank, -c.score))[:12]
-        sv = enc.encode([c.text for c in pool], kind="passage")
+        # Most are index sentences whose vectors are stored (same text, same prefix); only
+        # the rest (；-joined sentences) are embedded now.
+        snap = self.retriever.snap
+        stored = [snap.sentence_row(c.doc_id, c.start, c.end) for c in pool]
+        todo = [i for i, r in enumerate(stored) if r is None]
+        sv = np.zeros((len(pool), len(qv)), dtype=np.float32)
+        if todo:
+            sv[todo] = enc.encode([pool[i].text for i in todo], kind="passage")
+        for i, r in enumerate(stored):
+            if r is not None:
+                sv[i] = snap.sentence_vectors[r]
         sims = dict(zip((id(c) for c in pool), (float(x) for x in np.asarray(sv @ qv)),
                         strict=True))
         return [replace(c, score=c.score + 4.0 * sims[id(c)]) if id(c) in sims

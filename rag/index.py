@@ -9,6 +9,8 @@ Folder layout (``settings.index_dir``)::
         docs.jsonl            cleaned documents (text + metadata): citations point into these
         chunks.jsonl          line i = row i of the vectors
         vectors.npy           float32, L2-normalised
+        sentence_vectors.npy  one float32 row per sentence (``sentence_spans`` order): the
+                              retriever re-scores candidate chunks by their best sentence
         faiss.index           exact inner product (or HNSW), ids = row numbers
         bm25/                 bm25s index over jieba tokens
 
@@ -20,6 +22,7 @@ OpenSearch or Milvus can replace them without touching retrieval.
 
 from __future__ import annotations
 
+import bisect
 import fcntl
 import hashlib
 import json
@@ -37,7 +40,7 @@ from .errors import IndexStateError
 from .tokenize import Tokenizer, default_tokenizer
 from .types import Chunk, DocMeta, Document
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sentence vectors
 REBUILD_HINT = "run `rag index --rebuild` to rebuild it"
 
 
@@ -221,6 +224,8 @@ class Manifest:
     embed_seconds: float
     embedded_chunks: int  # how many chunks this build embedded (the rest were reused)
     passage_context: str  # how title/date were given to the embedder
+    n_sentences: int  # rows of sentence_vectors.npy
+    embedded_sentences: int  # how many sentences this build embedded
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -258,12 +263,21 @@ def keyword_input(chunk: Chunk, meta: DocMeta) -> str:
     return f"{meta.title}\n{chunk.text}"
 
 
+def sentence_spans(docs) -> list[tuple[str, int, int]]:
+    """The sentences that get a vector, in row order: every non-blank sentence of every
+    document, documents by id. Derived from the documents, so it is not stored twice."""
+    out = []
+    for d in sorted(docs, key=lambda d: d.doc_id):
+        out.extend((d.doc_id, s, e) for s, e in d.sentences if d.text[s:e].strip())
+    return out
+
+
 class IndexSnapshot:
     """A loaded, immutable view of one build: everything a query needs."""
 
     def __init__(self, path: Path, manifest: Manifest, docs: dict[str, Document],
                  chunks: list[Chunk], vectors: np.ndarray, dense: FaissVectorIndex,
-                 keyword: BM25KeywordIndex) -> None:
+                 keyword: BM25KeywordIndex, sentence_vectors: np.ndarray | None = None) -> None:
         self.path = path
         self.manifest = manifest
         self.docs = docs
@@ -272,7 +286,33 @@ class IndexSnapshot:
         self.dense = dense
         self.keyword = keyword
         self.chunk_row = {c.chunk_id: i for i, c in enumerate(chunks)}
+        self.sentence_vectors = sentence_vectors
+        # doc_id -> (sentence starts, sentence ends, first row): a chunk's sentences by bisection
+        self.sentence_rows: dict[str, tuple[list[int], list[int], int]] = {}
+        for row, (doc_id, s, e) in enumerate(sentence_spans(docs.values())):
+            starts, ends, first = self.sentence_rows.setdefault(doc_id, ([], [], row))
+            starts.append(s)
+            ends.append(e)
         self.derived: dict = {}  # caches of values computed from this snapshot (rag.answer)
+
+    def sentence_row(self, doc_id: str, start: int, end: int) -> int | None:
+        """Row of ``sentence_vectors`` for exactly this sentence span, or None."""
+        entry = self.sentence_rows.get(doc_id)
+        if entry is None or self.sentence_vectors is None:
+            return None
+        starts, ends, first = entry
+        i = bisect.bisect_left(starts, start)
+        return first + i if i < len(starts) and (starts[i], ends[i]) == (start, end) else None
+
+    def chunk_sentence_rows(self, chunk: Chunk) -> range:
+        """Rows of ``sentence_vectors`` for the sentences overlapping ``chunk``."""
+        entry = self.sentence_rows.get(chunk.doc_id)
+        if entry is None:
+            return range(0)
+        starts, ends, first = entry
+        lo = bisect.bisect_right(ends, chunk.start)  # first sentence ending after the start
+        hi = bisect.bisect_left(starts, chunk.end)  # first sentence starting at/after the end
+        return range(first + lo, first + max(lo, hi))
 
 
 def _write_jsonl(path: Path, rows) -> None:
@@ -344,6 +384,7 @@ class IndexStore:
                     r = json.loads(line)
                     chunks.append(Chunk(r["chunk_id"], r["doc_id"], r["start"], r["end"], r["text"]))
             vectors = np.load(path / "vectors.npy", allow_pickle=False)
+            sentence_vectors = np.load(path / "sentence_vectors.npy", allow_pickle=False)
             dense = FaissVectorIndex.load(path / "faiss.index", manifest.dim, manifest.ann)
             keyword = BM25KeywordIndex.load(path / "bm25")
         except IndexStateError:
@@ -352,7 +393,9 @@ class IndexStore:
             raise IndexStateError(f"The index in {path} is damaged ({e.__class__.__name__}: "
                                   f"{str(e)[:80]}); {REBUILD_HINT}.") from None
         if not (len(chunks) == vectors.shape[0] == dense.count() == keyword.count()
-                == manifest.n_chunks):
+                == manifest.n_chunks) or not (
+                len(sentence_spans(docs.values())) == sentence_vectors.shape[0]
+                == manifest.n_sentences):
             raise IndexStateError(f"The index in {path} is inconsistent (chunk and vector counts "
                                   f"differ); {REBUILD_HINT}.")
         for c in chunks[:: max(1, len(chunks) // 50)]:  # spot-check the offset contract
@@ -360,7 +403,8 @@ class IndexStore:
             if d is None or d.text[c.start:c.end] != c.text:
                 raise IndexStateError(f"The index in {path} has chunks that do not match their "
                                       f"documents; {REBUILD_HINT}.")
-        return IndexSnapshot(path, manifest, docs, chunks, vectors, dense, keyword)
+        return IndexSnapshot(path, manifest, docs, chunks, vectors, dense, keyword,
+                             sentence_vectors)
 
     # -- writing
     def build(self, docs: Sequence[Document], encoder, *, chunk_chars: int, overlap: int,
@@ -390,6 +434,7 @@ class IndexStore:
         fps = {d.doc_id: doc_fingerprint(d) for d in docs}
 
         reuse: dict[str, np.ndarray] = {}
+        reuse_sent: dict[tuple[str, int, int], np.ndarray] = {}
         old = None
         if not rebuild and self.exists():
             try:
@@ -402,12 +447,26 @@ class IndexStore:
             for i, c in enumerate(old.chunks):
                 if old.manifest.doc_fingerprints.get(c.doc_id) == fps.get(c.doc_id):
                     reuse[c.chunk_id] = old.vectors[i]
+            for i, span in enumerate(sentence_spans(old.docs.values())):
+                if old.manifest.doc_fingerprints.get(span[0]) == fps.get(span[0]):
+                    reuse_sent[span] = old.sentence_vectors[i]
 
         chunks: list[Chunk] = []
         for d in docs:
             chunks.extend(chunk_document(d, chunk_chars, overlap))
         metas = {d.doc_id: d.meta for d in docs}
         todo = [i for i, c in enumerate(chunks) if c.chunk_id not in reuse]
+        # Sentences alone, without the title: on the eval, sentence vectors with the title
+        # matched questions worse than the bare sentence (the chunk vector has the title).
+        spans = sentence_spans(docs)
+        texts_by_doc = {d.doc_id: d.text for d in docs}
+        sentence_vectors = np.zeros((len(spans), encoder.dim), dtype=np.float32)
+        todo_sent = []
+        for i, span in enumerate(spans):
+            if span in reuse_sent:
+                sentence_vectors[i] = reuse_sent[span]
+            else:
+                todo_sent.append(i)
         t_embed = time.perf_counter()
         vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
         for i, c in enumerate(chunks):
@@ -419,7 +478,13 @@ class IndexStore:
             texts = [passage_input(chunks[i], metas[chunks[i].doc_id]) for i in rows]
             vectors[rows] = encoder.encode(texts, kind="passage")
             if progress:
-                progress(min(s + batch, len(todo)), len(todo))
+                progress(min(s + batch, len(todo)), len(todo) + len(todo_sent))
+        for s in range(0, len(todo_sent), batch):
+            rows = todo_sent[s : s + batch]
+            texts = [texts_by_doc[spans[i][0]][spans[i][1]:spans[i][2]] for i in rows]
+            sentence_vectors[rows] = encoder.encode(texts, kind="passage")
+            if progress:
+                progress(len(todo) + min(s + batch, len(todo_sent)), len(todo) + len(todo_sent))
         embed_seconds = time.perf_counter() - t_embed
         if _fail_after_embed:  # test hook: simulate a crash mid-build
             raise RuntimeError("simulated crash during index build")
@@ -441,7 +506,8 @@ class IndexStore:
             built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             build_seconds=round(time.perf_counter() - t0, 3),
             embed_seconds=round(embed_seconds, 3), embedded_chunks=len(todo),
-            passage_context=PASSAGE_CONTEXT)
+            passage_context=PASSAGE_CONTEXT, n_sentences=len(spans),
+            embedded_sentences=len(todo_sent))
 
         builds = self.root / "builds"
         builds.mkdir(parents=True, exist_ok=True)
@@ -454,6 +520,7 @@ class IndexStore:
                                                  "start": c.start, "end": c.end, "text": c.text}
                                                 for c in chunks))
             np.save(tmp / "vectors.npy", vectors)
+            np.save(tmp / "sentence_vectors.npy", sentence_vectors)
             dense.save(tmp / "faiss.index")
             keyword.save(tmp / "bm25")
             (tmp / "manifest.json").write_text(json.dumps(manifest.to_dict(), ensure_ascii=False,

@@ -6,10 +6,15 @@ candidates, then summed; it beat reciprocal rank fusion (``fusion="rrf"``, ``sum
 on the eval (README). BM25 counts for less on English questions, where it sees only the
 glossary's Chinese words.
 
-Then the top fused chunks get a boost for their best single *sentence*: the IDF-weighted share
-of the question's words that one sentence holds. A 220-character chunk can match the question's
-words spread over unrelated sentences; the chunk whose one sentence says all of it is the one
+Then each chunk is judged by its best single *sentence* too, twice: every fused candidate gains
+its best sentence's dense similarity to the question (sentence vectors are stored in the
+index), and the top fused chunks gain the IDF-weighted share of the question's words that one
+sentence holds. A 220-character chunk can match the question's words spread over unrelated
+sentences, and its vector averages them; the chunk whose one sentence says it all is the one
 that answers. Ties are broken by chunk row, so results are deterministic.
+
+English questions also get the Chinese names they spell in pinyin ("Li Zhijian" -> 李志坚),
+looked up in the corpus vocabulary (``TypoCorrector.pinyin_names``).
 """
 
 from __future__ import annotations
@@ -173,7 +178,8 @@ class Retriever:
         n = max(self.settings.candidates, k)
         timings: list[tuple[str, float]] = []
         t = time.perf_counter()
-        searched = expand_english(self.corrector().correct(query))
+        corrector = self.corrector()
+        searched = expand_english(corrector.correct(query), corrector.pinyin_names(query))
         mask = self._mask(doc_ids, since, until)
         timings.append(("prepare", (time.perf_counter() - t) * 1000))
 
@@ -190,6 +196,9 @@ class Retriever:
         t = time.perf_counter()
         english = not _CJK.search(query)
         fused = self._fuse(ranked, english)
+        if method == "hybrid" and self.settings.sentence_dense_weight \
+                and self.snap.sentence_vectors is not None:
+            fused = self._sentence_dense(searched, fused)
         if method == "hybrid" and not english and self.settings.sentence_weight:
             fused = self._sentence_boost(searched, fused)
         if self.settings.reranker:
@@ -199,6 +208,35 @@ class Retriever:
             hits.append(Hit(self.snap.chunks[row], score, rank, method, details))
         timings.append(("fuse", (time.perf_counter() - t) * 1000))
         return SearchResult(query_in, searched, tuple(hits), tuple(timings))
+
+    def _sentence_dense(self, query: str, fused):
+        """Add ``sentence_dense_weight`` x each candidate's best single-sentence similarity
+        (min-max scaled over the candidates). A chunk vector averages three or four sentences;
+        a paraphrased question often matches one of them far better than their mean."""
+        if not fused:
+            return fused
+        sv = self.snap.sentence_vectors
+        qv = self.query_vector(query)
+        spans = [self.snap.chunk_sentence_rows(self.snap.chunks[row]) for row, _, _ in fused]
+        rows = np.fromiter((r for sp in spans for r in sp), dtype=np.int64)
+        if rows.size == 0:
+            return fused
+        sims = sv[rows] @ qv
+        best, i = [], 0
+        for sp in spans:
+            best.append(float(sims[i:i + len(sp)].max()) if len(sp) else float("nan"))
+            i += len(sp)
+        vals = np.array(best)
+        ok = ~np.isnan(vals)
+        lo, hi = float(vals[ok].min()), float(vals[ok].max())
+        w = self.settings.sentence_dense_weight
+        out = []
+        for (row, score, details), b in zip(fused, best, strict=True):
+            if b == b:  # not NaN
+                score += w * ((b - lo) / (hi - lo) if hi > lo else 1.0)
+                details = tuple(sorted((*details, ("sentence_dense", round(b, 4)))))
+            out.append((row, score, details))
+        return sorted(out, key=lambda x: (-x[1], x[0]))
 
     def _sentence_boost(self, query: str, fused):
         """Add ``sentence_weight`` x the best sentence's IDF coverage of the question to the

@@ -41,6 +41,7 @@ class Settings:
     torch_threads: int = 1  # see rag.embed: 1 is far faster whenever the machine is shared
     # auto: the checked ONNX Runtime copy of the model when present (rag.onnxrt), else PyTorch
     embed_backend: str = "auto"
+    embed_workers: int = 0  # parallel ONNX runs when embedding many texts; 0 = CPU cores
 
     # Chunking (characters of cleaned text; sentence-aware, so these are targets).
     chunk_chars: int = 220
@@ -58,6 +59,8 @@ class Settings:
     # MRR rises to a plateau from 1 to 5, 2 sits inside it. 0 turns it off.
     sentence_weight: float = 2.0
     sentence_top: int = 20
+    # Best single-sentence dense similarity added to every fused candidate (rag.retrieve).
+    sentence_dense_weight: float = 1.0
     ann: str = "auto"  # exact | hnsw | auto (hnsw above ann_threshold vectors)
     ann_threshold: int = 200_000
     reranker: str = ""  # optional cross-encoder path; quality never depends on it

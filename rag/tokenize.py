@@ -158,13 +158,14 @@ def tokens(text: str) -> list[str]:
 _GLOSSARY: list[tuple[re.Pattern, str]] | None = None
 
 
-def expand_english(query: str) -> str:
+def expand_english(query: str, names: Iterable[str] = ()) -> str:
     """Append the Chinese names of domain terms an English query uses.
 
     ``expand_english("Nansha AI subsidy")`` -> ``"Nansha AI subsidy 南沙 人工智能 补贴 扶持"``.
     Keyword search cannot match English words against Chinese articles; the glossary
     (``rag/data/glossary.tsv``: districts, parks, organisations, policy terms) bridges that.
-    Queries with Chinese characters are returned unchanged.
+    ``names`` (the corpus words the query spells in pinyin, ``TypoCorrector.pinyin_names``)
+    are appended too. Queries with Chinese characters are returned unchanged.
     """
     global _GLOSSARY
     if _CJK.search(query):
@@ -186,6 +187,7 @@ def expand_english(query: str) -> str:
         if pat.search(low):
             low = pat.sub(" ", low)  # a phrase consumed by a longer term is not matched again
             added.extend(w for w in zh.split() if w not in added)
+    added.extend(w for w in names if w not in added)
     return f"{query} {' '.join(added)}" if added else query
 
 
@@ -229,6 +231,44 @@ class TypoCorrector:
             dom_key.setdefault(_pinyin_key(w), set()).add(w)
         self._by_key = by_key
         self._dom_key = dom_key
+        self._words = tuple(counts)
+        self._spelled: dict[str, set[str]] | None = None
+
+    # A run of capitalised words in an English question: "Li Zhijian", "He Dongdong".
+    _CAPS = re.compile(r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*")
+
+    def pinyin_names(self, query: str) -> list[str]:
+        """Corpus words an English question spells in pinyin ("Li Zhijian" -> 李志坚).
+
+        The glossary knows districts and organisations, not the people quoted in the
+        articles; their names are written in pinyin in English. Every span of 1-3
+        capitalised words is looked up, toneless and unspaced, among the corpus's 2-4
+        character words (jieba joins most personal names into one word)."""
+        if _CJK.search(query):
+            return []
+        if self._spelled is None:
+            spelled: dict[str, set[str]] = {}
+            for w in self._words:
+                spelled.setdefault(_pinyin_key(w).replace(" ", ""), set()).add(w)
+            self._spelled = spelled
+        out: list[str] = []
+        for m in self._CAPS.finditer(query):
+            parts = re.split(r"[ -]", m.group(0).lower())
+            i = 0
+            while i < len(parts):
+                # Longest span first, and a matched span is used up: "Li Zhijian" is 李志坚,
+                # not also 之间 ("zhijian").
+                for j in range(min(i + 3, len(parts)), i, -1):
+                    key = "".join(parts[i:j])
+                    # Short keys ("Li", "An") match too many words to mean anything.
+                    found = sorted(self._spelled.get(key, ())) if len(key) >= 4 else []
+                    if found:
+                        out.extend(w for w in found if w not in out)
+                        i = j
+                        break
+                else:
+                    i += 1
+        return out
 
     def correct(self, query: str) -> str:
         """Return the query with homophone typos replaced (or unchanged)."""

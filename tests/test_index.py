@@ -80,7 +80,8 @@ def test_other_model_is_refused_with_rebuild_hint(tmp_path):
         store.load(other.model_id, other.fingerprint)
 
 
-@pytest.mark.parametrize("victim", ["vectors.npy", "faiss.index", "chunks.jsonl", "manifest.json"])
+@pytest.mark.parametrize("victim", ["vectors.npy", "faiss.index", "chunks.jsonl", "manifest.json",
+                                    "sentence_vectors.npy"])
 def test_corrupt_file_is_one_line_error(tmp_path, victim):
     store, enc = IndexStore(tmp_path / "index"), HashEncoder(64)
     _build(store, enc)
@@ -106,8 +107,9 @@ def test_incremental_update_embeds_changed_article_only(tmp_path):
     n_a = len([c for c in store.load().chunks if c.doc_id == "a"])
     assert m2.embedded_chunks == m2.n_chunks - n_a  # only b's chunks were embedded
     assert n_b > 0
+    assert m2.embedded_sentences == len(new_b.sentences)  # and only b's sentences
     m3 = _build(store, enc, docs=[DOCS[0], new_b, _doc("c", ["黄埔新增一句。"])])
-    assert m3.embedded_chunks == 1
+    assert m3.embedded_chunks == 1 and m3.embedded_sentences == 1
     m4 = _build(store, enc, docs=[DOCS[0], new_b], rebuild=True)
     assert m4.embedded_chunks == m4.n_chunks
     snap = store.load()
@@ -125,3 +127,33 @@ def test_only_live_and_previous_builds_are_kept(tmp_path):
         _build(store, enc, docs=[DOCS[0], _doc("x", [f"第{i}版。"])])
     builds = [p for p in (tmp_path / "index" / "builds").iterdir()]
     assert len(builds) == 2 and store.current_path() in builds
+
+
+def test_sentence_vectors_cover_every_sentence_and_map_to_chunks(tmp_path):
+    from rag.index import sentence_spans
+
+    store, enc = IndexStore(tmp_path / "index"), CountingEncoder()
+    blank = _doc("c", ["黄埔新增一句。", "   ", "再来一句。"])
+    m = _build(store, enc, docs=[*DOCS, blank])
+    snap = store.load(enc.model_id, enc.fingerprint)
+    spans = sentence_spans(snap.docs.values())
+    assert m.n_sentences == len(spans) == snap.sentence_vectors.shape[0]
+    assert len(spans) == sum(len(d.sentences) for d in DOCS) + 2  # the blank one has no vector
+    for row, (doc_id, s, e) in enumerate(spans):
+        fresh = enc.encode([snap.docs[doc_id].text[s:e]])[0]
+        assert np.allclose(snap.sentence_vectors[row], fresh)
+        assert snap.sentence_row(doc_id, s, e) == row
+        assert snap.sentence_row(doc_id, s, e + 1) is None
+    for c in snap.chunks:
+        rows = snap.chunk_sentence_rows(c)
+        want = [i for i, (d, s, e) in enumerate(spans) if d == c.doc_id and s < c.end and e > c.start]
+        assert list(rows) == want and want
+
+
+def test_inconsistent_sentence_vectors_are_refused(tmp_path):
+    store, enc = IndexStore(tmp_path / "index"), HashEncoder(64)
+    _build(store, enc)
+    path = store.current_path() / "sentence_vectors.npy"
+    np.save(path, np.load(path)[:-1])
+    with pytest.raises(IndexStateError, match="inconsistent"):
+        store.load(enc.model_id, enc.fingerprint)

@@ -62,6 +62,12 @@ def test_onnx_vectors_equal_pytorch_vectors():
         assert float(np.abs(single - a).max()) < onnxrt.MAX_DIFF
     assert (fast.runtime, slow.runtime) == ("onnx", "torch")
     assert fast.fingerprint == slow.fingerprint  # an index built by either serves both
+    # parallel runs (index builds) put every vector back in its text's row
+    serial = SentenceTransformerEncoder(MODEL_DIR, backend="onnx", workers=1)
+    parallel = SentenceTransformerEncoder(MODEL_DIR, backend="onnx", workers=3)
+    many = [f"第{i}条:{t}" for i, t in enumerate(texts * 2)]
+    a, b = serial.encode(many), parallel.encode(many)
+    assert a.shape == (len(many), 384) and float(np.abs(a - b).max()) < 1e-6
 
 
 @pytest.mark.model

@@ -1,5 +1,5 @@
-"""Retrieval details: the best-sentence boost on fused chunks, and BM25's lower weight for
-English questions (fast hash encoder over the real corpus)."""
+"""Retrieval details: the best-sentence boosts (lexical and dense) on fused chunks, and BM25's
+lower weight for English questions (fast hash encoder over the real corpus)."""
 
 from __future__ import annotations
 
@@ -50,3 +50,30 @@ def test_english_questions_weigh_bm25_less(hash_pipeline):
     # and no sentence boost for English: its words cannot match Chinese sentences
     res = r.search("How many AI companies in Nansha", k=5)
     assert all("sentence" not in dict(h.details) for h in res.hits)
+
+
+def test_sentence_dense_adds_each_chunks_best_sentence_similarity(hash_pipeline):
+    r = hash_pipeline.retriever()
+    snap = r.snap
+    # A question worded exactly like one sentence of a chunk: the hash encoder gives that
+    # sentence similarity 1, so the chunk holding it must gain the full weight.
+    target = next(i for i, c in enumerate(snap.chunks) if len(snap.chunk_sentence_rows(c)) >= 3)
+    rows = snap.chunk_sentence_rows(snap.chunks[target])
+    doc_id = snap.chunks[target].doc_id
+    starts, ends, first = snap.sentence_rows[doc_id]
+    s, e = starts[rows[1] - first], ends[rows[1] - first]
+    q = snap.docs[doc_id].text[s:e]
+    others = [i for i, c in enumerate(snap.chunks) if c.doc_id != doc_id][:5]
+    fused = [(o, 1.0, ()) for o in others] + [(target, 0.5, ())]
+    out = r._sentence_dense(q, fused)
+    assert out[0][0] == target
+    assert out[0][1] == pytest.approx(0.5 + r.settings.sentence_dense_weight)
+    best = dict(out[0][2])["sentence_dense"]
+    assert best == pytest.approx(1.0, abs=1e-3)
+    # every candidate got its own best sentence's similarity, and lower ones gained less
+    assert all("sentence_dense" in dict(d) for _, _, d in out)
+    assert all(sc < out[0][1] for _, sc, _ in out[1:])
+    # weight 0 turns it off in search
+    off = Retriever(snap, r.encoder, r.settings.replace(sentence_dense_weight=0.0))
+    assert all("sentence_dense" not in dict(h.details) for h in off.search(q, k=5).hits)
+    assert any("sentence_dense" in dict(h.details) for h in r.search(q, k=5).hits)

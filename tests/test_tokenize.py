@@ -49,3 +49,17 @@ def test_expand_english_adds_chinese_terms():
     assert expand_english("large model target of Haizhu").count("大模型") == 1
     assert expand_english("海珠2026年目标") == "海珠2026年目标"  # Chinese queries untouched
     assert expand_english("Paris is nice") == "Paris is nice"  # no partial-word matches ("pa")
+
+
+def test_pinyin_names_in_english_questions():
+    tk = default_tokenizer()
+    text = "研究院院长王建国表示,两者之间协同发展。王建国分析,南沙有优势。"
+    words = tk.words(text)
+    assert "王建国" in words and "之间" in words  # jieba joins the name; 之间 is "zhijian"-like
+    c = TypoCorrector(words, text, tk)
+    # the whole name, not the shorter word a part of it also spells
+    assert c.pinyin_names("What did Wang Jianguo say about Nansha?") == ["王建国", "南沙"]
+    assert c.pinyin_names("王建国说了什么") == []  # Chinese questions need no help
+    assert c.pinyin_names("What did the institute say?") == []
+    out = expand_english("What did Wang Jianguo say?", c.pinyin_names("What did Wang Jianguo say?"))
+    assert out.endswith("王建国")
