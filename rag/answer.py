@@ -44,7 +44,7 @@ _PERSON = re.compile(r"(表示|说|指出|介绍|坦言|强调|认为|呼吁|感
 _DATEPAT = re.compile(r"(20\d\d年|\d{1,2}月\d{1,2}日|\d{1,2}月|今年|去年|年底|前不久|近日)")
 # Policy targets are stated with planning words; achieved results with 实现/累计/已.
 _ASKS_TARGET = re.compile(r"目标|计划|规划|打算|预期|力争|要达到|target|goal|plan")
-_PLAN_WORDS = re.compile(r"力争|目标|计划|预期|争取|将|打造|确保|突破")
+_PLAN_WORDS = re.compile(r"力争|目标|计划|预期|争取|将(?!近)|打造|确保|突破")  # 将近 = nearly
 _CLAUSE_END = re.compile(r"[,，;；:：]")
 
 

@@ -374,8 +374,10 @@ def _scale_worker(cfg: dict) -> dict:
     pairs = [("exact", exact), ("hnsw", hnsw)]
     pairs.sort(key=lambda kv: kv[0] != ann_used)  # the configured one first, on every question
     for kind, dense in pairs:
+        # Each synthetic document is one sentence, the chunk itself: its sentence vector is
+        # the chunk vector, so the sentence stage is timed at full size too.
         snap = IndexSnapshot(base.path, replace(manifest, ann=kind), docs, chunks, syn.vectors,
-                             dense, kw)
+                             dense, kw, sentence_vectors=syn.vectors)
         r = Retriever(snap, enc, settings, tok)
         if corrector is not None:
             r._corrector = corrector  # same texts: building it twice only costs time

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Kind = Literal["query", "passage"]
+PARALLEL_MIN_TEXTS = 16  # fewer texts than this are embedded on one thread
 KINDS = ("query", "passage")
 
 
@@ -104,8 +105,8 @@ class SentenceTransformerEncoder:
     ) -> None:
         self.model = str(model)
         self.threads = threads
-        # Parallel ONNX runs for many texts (index builds); 0 = one per CPU core.
-        self.workers = workers or os.cpu_count() or 1
+        # Parallel ONNX runs for many texts (index builds); 0 = one per usable CPU core.
+        self.workers = workers or len(os.sched_getaffinity(0)) or 1
         self.backend = backend  # auto | onnx | torch; ``runtime`` says which one loaded
         self.runtime: str | None = None
         self.prefixes = {"query": query_prefix, "passage": passage_prefix}
@@ -249,11 +250,12 @@ class SentenceTransformerEncoder:
             # One text per run: padding costs more than batching saves here (119 chunks:
             # 9.1 s one at a time, 13.4 s in batches of 32, on one thread).
             texts = [prefix + t for t in items]
-            if self.workers < 2 or len(texts) < 2:
+            if self.workers < 2 or len(texts) < PARALLEL_MIN_TEXTS:
                 return st.encode(texts, batch_size=1)
             # One session, several single-threaded runs at once (ONNX Runtime's run() is
             # thread-safe and releases the GIL): 359 sentences in 4.8 s on 2 cores, 10.3 s
-            # with one run at a time. A query is one text and stays on one thread.
+            # with one run at a time. Queries and the few sentences an answer may embed stay
+            # on one thread, beside other requests.
             n = min(self.workers, len(texts))
             with ThreadPoolExecutor(n) as pool:
                 parts = list(pool.map(lambda i: st.encode(texts[i::n], batch_size=1), range(n)))

