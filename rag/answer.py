@@ -472,8 +472,10 @@ class ExtractiveAnswerer:
                       related=self._related(res.hits), confidence=conf)
 
     # Units a "多少X" question asks for, and how an answer writes them.
-    _UNIT_ASK = re.compile(r"多少(钱|P|个|家|人|名|款|台|辆|项|件|条|户|场|次|年|亿|万|元|倍|平方米|吨|斤)")
-    _UNIT_FORMS = {"钱": "元", "亿": "亿", "万": "万"}
+    # 亿元/万元 come first: jieba keeps them whole, and 5亿元 answers "多少万元" as well (money).
+    _UNIT_ASK = re.compile(r"多少(亿元|万元|钱|P|个|家|人|名|款|台|辆|项|件|条|户|场|次|年|亿|万|元|倍|"
+                           r"平方米|吨|斤)")
+    _UNIT_FORMS = {"钱": "元", "亿": "亿", "万": "万", "亿元": "money", "万元": "money"}
 
     def _corpus_text(self) -> str:
         return self._cached("corpus_norm", lambda: _norm(

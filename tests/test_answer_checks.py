@@ -92,3 +92,17 @@ def test_answer_spans_two_adjacent_sentences(pipe):
     assert not a.refused and "远帆科技" in a.text and "星河大模型" in a.text, a.text
     c = a.citations[0]
     assert pipe.document(c.doc_id).text[c.start:c.end] == c.snippet
+
+
+def test_money_unit_asked_as_yiyuan_or_wanyuan(pipe):
+    from rag.answer import ExtractiveAnswerer
+
+    ans = ExtractiveAnswerer(pipe.settings, pipe.retriever())
+    # jieba keeps 亿元/万元 whole; both ask for an amount of money in any magnitude.
+    for q in ("南沙的产业基金规模是多少亿元？", "南沙的产业基金规模是多少万元？"):
+        assert ans.question_info(q)["unit"] == "money", q
+    a = pipe.ask("南沙的产业基金规模是多少万元？")
+    assert not a.refused and "5亿元" in a.text, a.text
+    # An amount of money is asked; a count of firms is no answer.
+    a = pipe.ask("南沙集聚的人工智能企业营收是多少亿元？")
+    assert a.refused or "100多家" not in a.text, a.text
