@@ -25,6 +25,7 @@ import numpy as np
 
 from .retrieve import Retriever, SearchResult, keyword_idf
 from .settings import Settings
+from .tokenize import _CJK
 from .types import Answer, Citation, Document, Hit
 
 REFUSAL_ZH = "资料中没有找到这个问题的答案。"
@@ -336,16 +337,9 @@ class ExtractiveAnswerer:
                                     h.chunk.chunk_id)
                      for i, h in enumerate(hits[:n], start=1))
 
-    def passages(self, res: SearchResult):
-        """Numbered passages for the LLM answerer (rag.llm.Passage)."""
-        from .llm import Passage
-
-        out = []
-        for i, h in enumerate(res.hits, start=1):
-            d = self.docs[h.chunk.doc_id]
-            out.append(Passage(i, d.doc_id, d.meta.title, d.meta.date, d.meta.source,
-                               h.chunk.start, h.chunk.end, h.chunk.text, h.chunk.chunk_id))
-        return out
+    def passages(self, res: SearchResult) -> list[Citation]:
+        """Numbered passages for the LLM answerer (rag.llm.Passage): every hit, whole."""
+        return list(self._related(res.hits, n=len(res.hits)))
 
     # -- main
     def answer(self, question: str, res: SearchResult) -> Answer:
@@ -376,7 +370,7 @@ class ExtractiveAnswerer:
                       related=good[0].related, confidence=min(a.confidence for a in good))
 
     def _answer_one(self, question: str, res: SearchResult) -> Answer:
-        english = not re.search(r"[\u3400-\u9fff]", question)
+        english = not _CJK.search(question)
         refusal = REFUSAL_EN if english else REFUSAL_ZH
         if not res.hits:
             return Answer(question, refusal, refused=True)

@@ -287,10 +287,12 @@ class IndexSnapshot:
         self.keyword = keyword
         self.chunk_row = {c.chunk_id: i for i, c in enumerate(chunks)}
         self.sentence_vectors = sentence_vectors
+        # Row i of sentence_vectors is sentence_spans[i]; kept without vectors too (bench
+        # snapshots): the lexical sentence boost finds a chunk's sentences through it.
+        self.sentence_spans = sentence_spans(docs.values())
         # doc_id -> (sentence starts, sentence ends, first row): a chunk's sentences by bisection
         self.sentence_rows: dict[str, tuple[list[int], list[int], int]] = {}
-        spans = sentence_spans(docs.values()) if sentence_vectors is not None else []
-        for row, (doc_id, s, e) in enumerate(spans):
+        for row, (doc_id, s, e) in enumerate(self.sentence_spans):
             starts, ends, first = self.sentence_rows.setdefault(doc_id, ([], [], row))
             starts.append(s)
             ends.append(e)
@@ -397,10 +399,11 @@ class IndexStore:
         except Exception as e:  # any damaged file: one sentence, never a traceback
             raise IndexStateError(f"The index in {path} is damaged ({e.__class__.__name__}: "
                                   f"{str(e)[:80]}); {REBUILD_HINT}.") from None
+        snap = IndexSnapshot(path, manifest, docs, chunks, vectors, dense, keyword,
+                             sentence_vectors)
         if not (len(chunks) == vectors.shape[0] == dense.count() == keyword.count()
                 == manifest.n_chunks) or not (
-                len(sentence_spans(docs.values())) == sentence_vectors.shape[0]
-                == manifest.n_sentences):
+                len(snap.sentence_spans) == sentence_vectors.shape[0] == manifest.n_sentences):
             raise IndexStateError(f"The index in {path} is inconsistent (chunk and vector counts "
                                   f"differ); {REBUILD_HINT}.")
         for c in chunks[:: max(1, len(chunks) // 50)]:  # spot-check the offset contract
@@ -408,8 +411,7 @@ class IndexStore:
             if d is None or d.text[c.start:c.end] != c.text:
                 raise IndexStateError(f"The index in {path} has chunks that do not match their "
                                       f"documents; {REBUILD_HINT}.")
-        return IndexSnapshot(path, manifest, docs, chunks, vectors, dense, keyword,
-                             sentence_vectors)
+        return snap
 
     # -- writing
     def build(self, docs: Sequence[Document], encoder, *, chunk_chars: int, overlap: int,
@@ -452,7 +454,7 @@ class IndexStore:
             for i, c in enumerate(old.chunks):
                 if old.manifest.doc_fingerprints.get(c.doc_id) == fps.get(c.doc_id):
                     reuse[c.chunk_id] = old.vectors[i]
-            for i, span in enumerate(sentence_spans(old.docs.values())):
+            for i, span in enumerate(old.sentence_spans):
                 if old.manifest.doc_fingerprints.get(span[0]) == fps.get(span[0]):
                     reuse_sent[span] = old.sentence_vectors[i]
 

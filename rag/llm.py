@@ -31,7 +31,7 @@ import httpx
 
 from .errors import LLMError
 from .settings import Settings
-from .types import Answer, Citation, DocMeta, Hit
+from .types import Answer, Citation
 
 log = logging.getLogger(__name__)
 
@@ -49,32 +49,10 @@ SYSTEM_PROMPT = f"""你是问答助手,只根据{OPEN}和{CLOSE}之间的资料�
 - 只有资料里确实没有相关内容时,才只回答:{REFUSAL_ZH}。"""
 
 
-@dataclass(frozen=True)
-class Passage:
-    """One numbered passage shown to the LLM; ``text == doc.text[start:end]``."""
-
-    n: int
-    doc_id: str
-    title: str
-    date: str | None
-    source: str
-    start: int
-    end: int
-    text: str
-    chunk_id: str = ""
-    date_inferred: bool = False
-
-    @classmethod
-    def from_hit(cls, n: int, hit: Hit, meta: DocMeta) -> Passage:
-        """Build passage ``n`` from a retrieval hit and its document's metadata."""
-        c = hit.chunk
-        return cls(n, c.doc_id, meta.title, meta.date, meta.source, c.start, c.end, c.text,
-                   c.chunk_id, meta.date_inferred)
-
-    def citation(self, n: int) -> Citation:
-        """This passage as citation number ``n`` (the snippet is the whole passage)."""
-        return Citation(n, self.doc_id, self.title, self.date, self.source, self.start,
-                        self.end, self.text, self.chunk_id, self.date_inferred)
+# A numbered passage shown to the LLM is a citation whose snippet is the whole chunk
+# (``snippet == doc.text[start:end]``): the same record, so a cited passage is
+# renumbered with ``dataclasses.replace(p, n=i)`` rather than copied field by field.
+Passage = Citation
 
 
 # --------------------------------------------------------------------------- prompt
@@ -105,7 +83,7 @@ def build_messages(question: str, passages: Sequence[Passage]) -> list[dict]:
     lines = []
     for p in passages:
         date = f"({p.date})" if p.date else ""
-        lines.append(f"[{p.n}] 《{_sanitize(p.title)}》{date} {_sanitize(p.text)}")
+        lines.append(f"[{p.n}] 《{_sanitize(p.title)}》{date} {_sanitize(p.snippet)}")
     block = "\n".join([OPEN, *lines, CLOSE])
     q = _sanitize(question)
     if is_english(question):
@@ -199,7 +177,7 @@ def _split(answer: str) -> list[_Piece]:
 def _cover(figs: list[tuple[str, str]], markers: list[int],
            by_n: dict[int, Passage]) -> list[int]:
     """The fewest passages holding the sentence's figures; the model's own choice wins ties."""
-    holds = {n: {f for f in figs if _holds(p.text, f)} for n, p in by_n.items()}
+    holds = {n: {f for f in figs if _holds(p.snippet, f)} for n, p in by_n.items()}
     chosen: list[int] = []
     left = set(figs)
     while left and by_n:
@@ -449,13 +427,14 @@ class LLMAnswerer:
             return f"LLM 返回的答案为空或无法识别(原文:{raw[:40]!r})"
         text, order = validate_citations(raw, passages)
         by_n = {p.n: p for p in passages}
-        cites = tuple(by_n[n].citation(i) for i, n in enumerate(order, 1))
+        cites = tuple(dataclasses.replace(by_n[n], n=i) for i, n in enumerate(order, 1))
         refused = is_refusal(text)
         if refused:
             # Keep only the refusal sentence; related passages are offered as "possibly related".
             text = f"{REFUSAL_EN}." if is_english(question) else f"{REFUSAL_ZH}。"
             return Answer(question, text, (), True, "llm",
-                          related=tuple(p.citation(i) for i, p in enumerate(passages, 1)),
+                          related=tuple(dataclasses.replace(p, n=i)
+                                        for i, p in enumerate(passages, 1)),
                           timings_ms=(("llm", ms),))
         if not cites:
             return "LLM 的答案没有引用任何资料"

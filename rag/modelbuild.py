@@ -584,7 +584,8 @@ def main(argv: list[str] | None = None) -> int:
     # The ONNX Runtime copy halves query latency (rag.onnxrt); without it PyTorch serves.
     from . import onnxrt
 
-    return 0 if onnxrt.main([str(dest)]) in (0, 1) else 1
+    onnxrt.main([str(dest)])  # a failed export is reported and PyTorch serves: not an error
+    return 0
 
 
 def _default_dest(settings) -> Path:

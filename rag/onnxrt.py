@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .embed import _read_json
 from .errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -59,13 +60,6 @@ _CHECK_TEXTS = (
     "query: x",
     "query:   全角ＡＢＣ　①  and   spaces  ",  # whitespace is kept, as sentence-transformers does
 )
-
-
-def _read_json(path: Path) -> dict | list | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def exportable(model_dir: Path) -> str | None:

@@ -177,9 +177,10 @@ class Pipeline:
         q = self.check_question(question)
         full_q = complete_followup(q, [self.check_question(h) for h in history if h and h.strip()])
         k = k or self.settings.answer_passages
-        res = self.retriever().search(full_q, k=k, doc_ids=doc_ids, since=since, until=until)
+        retriever = self.retriever()  # once: an ingest landing meanwhile must not mix snapshots
+        res = retriever.search(full_q, k=k, doc_ids=doc_ids, since=since, until=until)
         t_ret = (time.perf_counter() - t0) * 1000
-        extractive = ExtractiveAnswerer(self.settings, self.retriever())
+        extractive = ExtractiveAnswerer(self.settings, retriever)
         def fallback() -> Answer:
             return extractive.answer(full_q, res)
 

@@ -13,14 +13,13 @@ sentence holds. A 220-character chunk can match the question's words spread over
 sentences, and its vector averages them; the chunk whose one sentence says it all is the one
 that answers. Ties are broken by chunk row, so results are deterministic.
 
-English questions also get the Chinese names they spell in pinyin ("Li Zhijian" -> 李志坚),
+English questions also get the Chinese names they spell in pinyin ("Wang Jianguo" -> 王建国),
 looked up in the corpus vocabulary (``TypoCorrector.pinyin_names``).
 """
 
 from __future__ import annotations
 
 import math
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -32,11 +31,10 @@ import numpy as np
 from .errors import InputError
 from .index import IndexSnapshot
 from .settings import Settings
-from .tokenize import Tokenizer, TypoCorrector, default_tokenizer, expand_english
+from .tokenize import _CJK, Tokenizer, TypoCorrector, default_tokenizer, expand_english
 from .types import Hit
 
 METHODS = ("hybrid", "dense", "bm25")
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def keyword_idf(snap: IndexSnapshot) -> dict[str, float]:
@@ -252,9 +250,8 @@ class Retriever:
                 ch = self.snap.chunks[row]
                 doc = self.snap.docs[ch.doc_id]
                 best = 0.0
-                for s, e in doc.sentences:
-                    if e <= ch.start or s >= ch.end:
-                        continue
+                for r in self.snap.chunk_sentence_rows(ch):
+                    _, s, e = self.snap.sentence_spans[r]
                     words = set(self.tokenizer.tokens(doc.text[max(s, ch.start):min(e, ch.end)]))
                     best = max(best, sum(idf.get(t, 1.0) for t in toks if t in words) / total)
                 score += self.settings.sentence_weight * best

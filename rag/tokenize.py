@@ -235,11 +235,11 @@ class TypoCorrector:
         self._spelled: dict[str, set[str]] | None = None
         self._lock = threading.Lock()
 
-    # A run of capitalised words in an English question: "Li Zhijian", "He Dongdong".
+    # A run of capitalised words in an English question: "Wang Jianguo", "Chen Xiaoming".
     _CAPS = re.compile(r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*")
 
     def pinyin_names(self, query: str) -> list[str]:
-        """Corpus words an English question spells in pinyin ("Li Zhijian" -> 李志坚).
+        """Corpus words an English question spells in pinyin ("Wang Jianguo" -> 王建国).
 
         The glossary knows districts and organisations, not the people quoted in the
         articles; their names are written in pinyin in English. Every span of 1-3
@@ -258,8 +258,8 @@ class TypoCorrector:
             parts = re.split(r"[ -]", m.group(0).lower())
             i = 0
             while i < len(parts):
-                # Longest span first, and a matched span is used up: "Li Zhijian" is 李志坚,
-                # not also 之间 ("zhijian").
+                # Longest span first, and a matched span is used up: "Wang Jianguo" is 王建国,
+                # not also 建国 ("jianguo").
                 for j in range(min(i + 3, len(parts)), i, -1):
                     key = "".join(parts[i:j])
                     # Short keys ("Li", "An") match too many words to mean anything.
@@ -279,9 +279,10 @@ class TypoCorrector:
         i = 0
         while i < len(pieces):
             w = pieces[i]
-            if len(w) >= 2 and _CJK.match(w[0]) and w not in self._corpus:
+            if len(w) >= 2 and _CJK.match(w[0]):
                 cands = self._dom_key.get(_pinyin_key(w), set())
-                if len(cands) == 1:  # rule 2
+                # the dictionary lookup first: "not in corpus" scans up to 2M characters
+                if len(cands) == 1 and w not in self._corpus:  # rule 2
                     out.append(next(iter(cands)))
                     i += 1
                     continue
@@ -302,10 +303,10 @@ class TypoCorrector:
         while i < len(out):
             for n in (4, 3, 2):
                 seg = out[i : i + n]
-                if len(seg) < n or seg in self._corpus:
+                if len(seg) < n:
                     continue
                 cands = self._by_key.get(_pinyin_key(seg), set())
-                if len(cands) == 1:
+                if len(cands) == 1 and seg not in self._corpus:
                     out = out[:i] + next(iter(cands)) + out[i + n :]
                     i += n - 1
                     break

@@ -7,6 +7,7 @@ llama.cpp server with the GGUF built by ``rag.llmsetup``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import socket
@@ -226,9 +227,7 @@ def test_answer_validates_and_renumbers_citations(fake_url):
 def test_citations_renumbered_in_order_of_use(fake_url):
     ps = _passages()
     ps = [ps[2], ps[1], ps[0]]  # passage 3 holds 200个 now, so [3] becomes citation 1
-    ps = [Passage(i, *(getattr(p, f) for f in ("doc_id", "title", "date", "source", "start",
-                                                  "end", "text", "chunk_id")))
-          for i, p in enumerate(ps, 1)]
+    ps = [dataclasses.replace(p, n=i) for i, p in enumerate(ps, 1)]
     ans = _answerer(fake_url("ok")).answer(QUESTION, ps, _extractive)
     assert ans.text.endswith("超200个[1]。") and ans.citations[0].snippet == P2026
 
