@@ -26,6 +26,13 @@ if [ ! -f ".venv/.stamp-app-$(stamp)" ]; then
   touch ".venv/.stamp-app-$(stamp)"
 fi
 if [ "$WANT_TEST" = 1 ] && [ ! -f ".venv/.stamp-test-$(stamp)" ]; then
+  if ! command -v c++ >/dev/null || ! command -v cc >/dev/null; then
+    # llama-cpp-python compiles C++; a bare image has no compiler.
+    SUDO=""; [ "$(id -u)" != "0" ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+      build-essential >/dev/null
+  fi
   # llama-cpp-python builds from source (~5 min, cached by pip afterwards); native CPU
   # flags off so the wheel also runs on other machines.
   CMAKE_ARGS="-DGGML_NATIVE=OFF" $PIP install -e ".[test,llm]"

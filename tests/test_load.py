@@ -78,7 +78,6 @@ def test_fifty_concurrent_asks_all_answered_correctly(server, hash_pipeline):
     lat = np.array([ms for *_, ms in results])
     p95 = float(np.percentile(lat, 95))
     print(f"\n{N_REQUESTS} concurrent /api/ask: p50 {np.percentile(lat, 50):.0f} ms, "
-          f"p95 {p95:.0f} ms, max {lat.max():.0f} ms")
-    assert p95 < 120_000
+          f"p95 {p95:.0f} ms, max {lat.max():.0f} ms")  # reported; speed targets are `rag bench`'s
     with httpx.Client(timeout=30) as c:  # still healthy afterwards
         assert c.get(f"{server}/api/health").json()["status"] == "ok"
