@@ -4,8 +4,8 @@ The REST API is under /api (OpenAPI at /docs), the article view at /article/{doc
 the Gradio UI at /.
 """
 
+from rag.app.api import serve
 from rag.settings import Settings
-from rag.web import serve
 
 if __name__ == "__main__":
     serve(Settings.load())

@@ -1,6 +1,9 @@
 """Domain errors. Each message is one sentence that tells the user what to do next."""
 
 
+__all__ = ["IndexStateError", "IngestError", "InputError", "LLMError", "ModelError",
+           "NotFoundError", "RagError", "TooLargeError"]
+
 class RagError(Exception):
     """Base class: the CLI and API print ``str(err)`` instead of a traceback."""
 

@@ -13,15 +13,25 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import InputError, NotFoundError, TooLargeError
-from .index import IndexSnapshot, IndexStore, Manifest
-from .retrieve import Retriever, SearchResult
-from .settings import Settings
-from .types import Answer, Document
+from rag.answer.analysis import complete_followup
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.llm.answerer import LLMAnswerer
+from rag.answer.llm.client import LLMClient
+from rag.corpus.add import IngestReport, add_files
+from rag.corpus.load import load_corpus, source_stamps
+from rag.errors import InputError, NotFoundError, TooLargeError
+from rag.index.manifest import Manifest
+from rag.index.snapshot import IndexSnapshot
+from rag.index.store import IndexStore
+from rag.models.encoder import get_encoder
+from rag.retrieve.search import Retriever, SearchResult
+from rag.settings import Settings
+from rag.types import Answer, Document
 
+__all__ = ["BuildReport", "Pipeline"]
 
 @dataclass(frozen=True)
 class BuildReport:
@@ -45,8 +55,6 @@ class Pipeline:
     def encoder(self):
         with self._enc_lock:
             if self._encoder is None:
-                from .embed import get_encoder
-
                 self._encoder = get_encoder(self.settings)
             return self._encoder
 
@@ -73,8 +81,7 @@ class Pipeline:
     # -- building
     def build_index(self, rebuild: bool = False, progress=None) -> BuildReport:
         """(Re)build the index from the corpus folder; only changed articles are embedded."""
-        from .ingest import load_corpus
-
+        stamps = source_stamps(self.settings.corpus_dir)  # before reading: see source_stamps
         docs, errors = load_corpus(self.settings.corpus_dir)
         if not docs:
             raise InputError(f"No readable articles in {self.settings.corpus_dir}; add some "
@@ -83,22 +90,23 @@ class Pipeline:
         manifest = self.store.build(docs, self.encoder, chunk_chars=s.chunk_chars,
                                     overlap=s.chunk_overlap_sentences, ann=s.ann,
                                     ann_threshold=s.ann_threshold, rebuild=rebuild,
-                                    progress=progress)
+                                    progress=progress, source_stamps=stamps)
         self._reload()
         return BuildReport(manifest, tuple(errors))
 
     def ensure_index(self) -> BuildReport | None:
-        """Build the index if there is none or the corpus changed since it was built."""
-        from .index import corpus_fingerprint
-        from .ingest import load_corpus
+        """Build the index if there is none or the corpus files changed since it was built.
 
+        Compares the files' size and modification time with the stamps the build stored, so
+        an unchanged corpus costs a few ``stat`` calls: no article is read or cleaned.
+        """
         if not self.store.exists():
             return self.build_index()
         # An index that exists but is damaged or from another model is reported, never
         # silently rebuilt: the user (or /api/health) must see it. `rag index --rebuild` fixes it.
         snap = self.snapshot
-        docs, _ = load_corpus(self.settings.corpus_dir)
-        if docs and corpus_fingerprint(docs) != snap.manifest.corpus_fingerprint:
+        stamps = source_stamps(self.settings.corpus_dir)
+        if stamps and stamps != snap.manifest.source_stamps:
             return self.build_index()
         return None
 
@@ -108,14 +116,12 @@ class Pipeline:
         with self._state_lock:
             self._retriever = Retriever(snap, enc, self.settings)
 
-    def ingest(self, paths: Sequence[Path]):
+    def ingest(self, paths: Sequence[Path]) -> IngestReport:
         """Add or update articles from files, then update the index incrementally.
 
         Returns the ``IngestReport``; a file that fails is reported and skipped, the rest are
         indexed, and if indexing fails the last good index stays live.
         """
-        from .ingest import add_files
-
         report = add_files([Path(p) for p in paths], self.settings.corpus_dir,
                            self.settings.max_upload_bytes)
         if report.added or report.updated or not self.store.exists():
@@ -171,8 +177,6 @@ class Pipeline:
                    since: str | None = None, until: str | None = None
                    ) -> Iterator[str | Answer]:
         """Yield text deltas (LLM mode) and finally the ``Answer``."""
-        from .answer import ExtractiveAnswerer, complete_followup
-
         t0 = time.perf_counter()
         q = self.check_question(question)
         full_q = complete_followup(q, [self.check_question(h) for h in history if h and h.strip()])
@@ -190,8 +194,6 @@ class Pipeline:
                 yield _with(ans, note="未配置 LLM 服务(RAG_LLM_BASE_URL),以下为抽取式答案。",
                             question=q)
                 return
-            from .llm import LLMAnswerer, LLMClient
-
             s = self.settings
             client = LLMClient(s.llm_base_url, s.llm_model, s.llm_api_key, s.llm_timeout)
             passages = extractive.passages(res)
@@ -225,8 +227,6 @@ class Pipeline:
 
 def _with(ans: Answer, *, question: str | None = None, note: str | None = None, hits=None,
           timings=None) -> Answer:
-    from dataclasses import replace
-
     changes: dict = {}
     if question is not None:
         changes["question"] = question

@@ -19,7 +19,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from rag.errors import InputError
+
+__all__ = ["DEFAULT_MODEL_NAME", "PROJECT_ROOT", "Settings"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,8 +40,8 @@ class Settings:
     query_prefix: str = "query: "
     passage_prefix: str = "passage: "
     embed_batch_size: int = 32
-    torch_threads: int = 1  # see rag.embed: 1 is far faster whenever the machine is shared
-    # auto: the checked ONNX Runtime copy of the model when present (rag.onnxrt), else PyTorch
+    torch_threads: int = 1  # see rag.models.st: 1 is far faster whenever the machine is shared
+    # auto: the checked ONNX Runtime copy of the model when present (rag.models.onnx), else PyTorch
     embed_backend: str = "auto"
     embed_workers: int = 0  # parallel ONNX runs when embedding many texts; 0 = CPU cores
 

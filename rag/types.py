@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+__all__ = ["Answer", "Chunk", "Citation", "DocMeta", "Document", "Hit"]
 
 @dataclass(frozen=True)
 class DocMeta:

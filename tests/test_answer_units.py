@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.answer import answer_type, complete_followup, question_years, sentence_years
+from rag.answer.analysis import answer_type, complete_followup, question_years, sentence_years
 
 
 @pytest.mark.parametrize("q,hist,expect", [

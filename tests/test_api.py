@@ -14,10 +14,14 @@ import pytest
 from conftest import copy_corpus
 from fastapi.testclient import TestClient
 
+from rag.app.api import create_app
+from rag.app.auth import parse_auth
+from rag.app.feedback import FeedbackLog
+from rag.app.panels import answer_markdown, ingest_report_html, md_escape, sources_html
+from rag.app.present import display_date, render_article
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from rag.types import Answer, Citation, DocMeta, Document
-from rag.web import FeedbackLog, create_app, display_date, parse_auth, render_article
 
 Q = "海珠2026年大模型目标是多少"
 
@@ -258,8 +262,6 @@ def _cit(**kw) -> Citation:
 
 
 def test_sources_panel_escapes_and_marks_the_span():
-    from rag.ui import sources_html
-
     text = "<img>目标是200个大模型企业。"
     c = _cit(start=text.index("200"), end=text.index("200") + 3)
     out = sources_html(Answer("q", "200个[1]", citations=(c,), note="LLM 超时"), {"d1": text})
@@ -269,8 +271,6 @@ def test_sources_panel_escapes_and_marks_the_span():
 
 
 def test_refused_answer_shows_possibly_related():
-    from rag.ui import sources_html
-
     text = "无关的一段话,关于别的事情。"
     rel = _cit(start=0, end=5, snippet=text[:5])
     out = sources_html(Answer("q", "文章中没有找到答案。", refused=True, related=(rel,)),
@@ -279,8 +279,6 @@ def test_refused_answer_shows_possibly_related():
 
 
 def test_chat_markdown_escapes_text_and_links_markers():
-    from rag.ui import answer_markdown, md_escape
-
     c = _cit()
     md = answer_markdown(Answer("q", "目标<script>x</script> *200* 个[1]", citations=(c,),
                                 timings_ms=(("total", 412.0),)))
@@ -291,8 +289,6 @@ def test_chat_markdown_escapes_text_and_links_markers():
 
 def test_ingest_report_lists_per_file_errors():
     from types import SimpleNamespace
-
-    from rag.ui import ingest_report_html
 
     rep = SimpleNamespace(added=("a.txt",), updated=(), unchanged=("b.md",),
                           errors=(("/tmp/x/坏文件<1>.pdf", "PDF has no text layer"),))

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from rag.cli import main
+from rag.app.api import create_app
+from rag.app.cli import main
 from rag.pipeline import Pipeline
-from rag.web import create_app
 
 GOOD = "海珠区累计培育了多少个大模型备案项目？"
 

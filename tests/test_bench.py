@@ -8,32 +8,36 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from rag import bench
-from rag.cli import main
+from rag.app.cli import main
+from rag.errors import InputError
+from rag.evaluation.bench.measure import ann_recall_at_k, latency_stats
+from rag.evaluation.bench.run import parse_scales
+from rag.evaluation.bench.synthetic import DISTRICTS, CachedTokens, perturb, synthetic_corpus
+from rag.settings import PROJECT_ROOT
 
-REPO_QUESTIONS = bench.PROJECT_ROOT / "eval" / "questions.jsonl"
+REPO_QUESTIONS = PROJECT_ROOT / "eval" / "questions.jsonl"
 
 
 def test_perturb_is_deterministic_and_changes_districts_years_numbers():
     text = "海珠区2026年新增大模型备案200个。南沙给予最高1000万元支持。"
-    a = bench.perturb(text, random.Random(7))
-    b = bench.perturb(text, random.Random(7))
+    a = perturb(text, random.Random(7))
+    b = perturb(text, random.Random(7))
     assert a == b != text
-    fixed = bench.perturb("海珠2026年新增200个。", random.Random(1), {d: d for d in
-                          bench.DISTRICTS} | {"海珠": "南沙"}, 1, 1.5, shuffle=False)
+    fixed = perturb("海珠2026年新增200个。", random.Random(1), {d: d for d in
+                          DISTRICTS} | {"海珠": "南沙"}, 1, 1.5, shuffle=False)
     assert fixed == "南沙2027年新增300个。"
 
 
 def test_cached_tokens_equal_the_tokenizer_on_real_text():
-    from rag.clean import clean_text
-    from rag.tokenize import default_tokenizer
+    from rag.corpus.clean import clean_text
+    from rag.text.tokenize import default_tokenizer
 
     tok = default_tokenizer()
-    cached = bench.CachedTokens(tok)
-    text = clean_text((bench.PROJECT_ROOT / "corpus" / "002_0638385fcb057a50.txt")
+    cached = CachedTokens(tok)
+    text = clean_text((PROJECT_ROOT / "corpus" / "002_0638385fcb057a50.txt")
                       .read_text(encoding="utf-8"))
     for i in range(0, min(len(text), 4000), 230):
-        piece = "标题\n" + bench.perturb(text[i : i + 230], random.Random(i))
+        piece = "标题\n" + perturb(text[i : i + 230], random.Random(i))
         assert Counter(cached.tokens(piece)) == Counter(tok.tokens(piece))
 
 
@@ -43,8 +47,8 @@ def test_synthetic_corpus_keeps_real_rows_and_unit_vectors():
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     texts = ["海珠区2026年新增200个。目标500亿元。", "南沙最高1000万元。", "天河2025年增长5%。"]
     titles = ["海珠", "南沙", "天河"]
-    s1 = bench.synthetic_corpus(texts, titles, vecs, 50)
-    s2 = bench.synthetic_corpus(texts, titles, vecs, 50)
+    s1 = synthetic_corpus(texts, titles, vecs, 50)
+    s2 = synthetic_corpus(texts, titles, vecs, 50)
     assert s1.texts == s2.texts and np.array_equal(s1.vectors, s2.vectors)
     assert s1.texts[:3] == texts and np.array_equal(s1.vectors[:3], vecs)
     assert len(set(s1.texts)) > 10  # copies really differ
@@ -55,13 +59,14 @@ def test_synthetic_corpus_keeps_real_rows_and_unit_vectors():
 
 
 def test_recall_percentiles_and_scale_parsing():
-    assert bench.recall_at_k(np.array([[1, 2, 3]]), np.array([[3, 2, 9]]), 3) == pytest.approx(2 / 3, abs=1e-4)
-    assert bench.percentiles([1, 2, 3, 4])["p50"] == 2.5
-    assert bench.percentiles([])["n"] == 0
-    assert bench.parse_scales("10000,100k") == [10000, 100000]
-    assert bench.parse_scales("none") == []
-    with pytest.raises(bench.InputError):
-        bench.parse_scales("10000,lots")
+    assert ann_recall_at_k(np.array([[1, 2, 3]]), np.array([[3, 2, 9]]), 3) == pytest.approx(2 / 3, abs=1e-4)
+    assert latency_stats([1, 2, 3, 4]) == {"p50": 2.5, "p95": 3.85, "p99": 3.97, "mean": 2.5,
+                                           "n": 4}
+    assert latency_stats([])["n"] == 0
+    assert parse_scales("10000,100k") == [10000, 100000]
+    assert parse_scales("none") == []
+    with pytest.raises(InputError):
+        parse_scales("10000,lots")
 
 
 @pytest.mark.slow

@@ -1,6 +1,10 @@
 """End to end as a staff member would use it: `python app.py` with the real e5 model, then
 Debian chromium (driven by Playwright) asks in the chat, reads the cited figure, and opens the
-article view at the cited passage. Screenshots go to eval/screenshots/.
+article view at the cited passage.
+
+Screenshots (chat.png, article.png) and browser_timing.json go to a temporary folder, so a
+test run never changes the repository. To refresh the checked-in ones in eval/screenshots/,
+run `bash scripts/screenshots.sh`, which sets RAG_SCREENSHOTS_DIR to that folder.
 
 Needs /usr/bin/chromium (`bash scripts/install_browser.sh`); it is never skipped.
 """
@@ -25,7 +29,8 @@ pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-SHOTS = REPO / "eval" / "screenshots"
+# Read at import: the autouse isolated_home fixture clears every RAG_* variable before a test.
+SHOTS_DIR = os.environ.get("RAG_SCREENSHOTS_DIR")
 STARTUP_TIMEOUT = 600  # first start builds the index with the real model on 2 cores
 
 
@@ -82,6 +87,15 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    """The folder for screenshots: $RAG_SCREENSHOTS_DIR when set, else a temporary one."""
+    path = Path(SHOTS_DIR).resolve() if SHOTS_DIR else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots -> {path}")
+    return path
+
+
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing; run `bash scripts/install_browser.sh`.")
@@ -107,8 +121,7 @@ def _ask(page, question: str, n_answers: int) -> float:
     return time.perf_counter() - t0
 
 
-def test_chat_answer_with_citation_and_article_view(server, browser):
-    SHOTS.mkdir(parents=True, exist_ok=True)
+def test_chat_answer_with_citation_and_article_view(server, browser, shots):
     page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="zh-CN")
     page.goto(server + "/")
     page.wait_for_selector("#question textarea", timeout=60_000)
@@ -123,9 +136,9 @@ def test_chat_answer_with_citation_and_article_view(server, browser):
     card.wait_for(state="visible")
     assert card.locator("mark").count() >= 1
     assert "海珠" in page.inner_text("#sources")
-    page.screenshot(path=str(SHOTS / "chat.png"), full_page=True)
+    page.screenshot(path=str(shots / "chat.png"), full_page=True)
     server_s = re.search(r"用时 ([\d.]+) 秒", answer)
-    (SHOTS / "browser_timing.json").write_text(json.dumps(
+    (shots / "browser_timing.json").write_text(json.dumps(
         {"question": "海珠2026年大模型目标是多少", "submit_to_answer_s": round(seconds, 3),
          "server_answer_s": float(server_s.group(1)) if server_s else None},
         ensure_ascii=False) + "\n")
@@ -140,7 +153,7 @@ def test_chat_answer_with_citation_and_article_view(server, browser):
     # scrolled into view: the mark is inside the viewport
     box = hl.bounding_box()
     assert box is not None and 0 <= box["y"] < 800
-    art.screenshot(path=str(SHOTS / "article.png"))
+    art.screenshot(path=str(shots / "article.png"))
     art.close()
 
     # A question containing markup shows as text and never runs.

@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.chunk import chunk_corpus, chunk_document, fixed_windows
+from rag.corpus.chunk import chunk_corpus, chunk_document, fixed_windows
 from rag.types import DocMeta, Document
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.clean import clean_text, paragraph_spans, sentence_spans
+from rag.corpus.clean import clean_text, paragraph_spans, sentence_spans
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 IDS = {

@@ -1,4 +1,5 @@
-"""rag.embed: the HashEncoder fake, lazy loading, and the real offline e5 model."""
+"""rag.models.encoder and rag.models.st: the HashEncoder fake, lazy loading, and the real
+offline e5 model."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.embed import HashEncoder, SentenceTransformerEncoder, get_encoder
 from rag.errors import InputError, ModelError
+from rag.models.encoder import HashEncoder, get_encoder
+from rag.models.st import PARALLEL_MIN_TEXTS, SentenceTransformerEncoder
 from rag.settings import PROJECT_ROOT, Settings
 
 SETUP_HINT = (
-    "the default model is not built; run `bash scripts/setup.sh` (or python -m rag.modelbuild)"
+    "the default model is not built; run `bash scripts/setup.sh` (or python -m rag.models.build_e5)"
 )
 
 # ---------------------------------------------------------------- HashEncoder
@@ -74,9 +76,8 @@ def test_missing_model_folder_says_how_to_build_it(tmp_path):
     with pytest.raises(ModelError) as err:
         enc.encode(["x"])
     msg = str(err.value)
-    assert (
-        str(tmp_path / "nowhere") in msg and "scripts/setup.sh" in msg and "rag.modelbuild" in msg
-    )
+    assert str(tmp_path / "nowhere") in msg and "scripts/setup.sh" in msg
+    assert "rag.models.build_e5" in msg
     with pytest.raises(ModelError):
         _ = enc.dim
 
@@ -237,8 +238,6 @@ class _RowEngine:
 
 
 def test_parallel_onnx_runs_keep_every_row_in_place():
-    from rag.embed import PARALLEL_MIN_TEXTS, SentenceTransformerEncoder
-
     enc = SentenceTransformerEncoder("unused-model", workers=3)
     enc._st, enc.runtime = _RowEngine(parties=3), "onnx"
     n = PARALLEL_MIN_TEXTS + 5

@@ -1,9 +1,9 @@
 """Regression guard: the real model on eval/questions.jsonl must not lose quality.
 
-eval/expected.json holds the project's figures (written by
-``python -m rag.evaluate --write-expected``); a figure that drops by more than its tolerance
-fails here, and so does a checked-in eval/report/summary.json that a fresh run no longer
-reproduces (regenerate it with ``rag eval``). One eval run serves the whole module.
+eval/expected.json holds the project's figures (written by ``rag eval --write-expected``); a
+figure that drops by more than its tolerance fails here, and so does a checked-in
+eval/report/summary.json that a fresh run no longer reproduces (regenerate it with
+``rag eval``). One eval run serves the whole module.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import json
 import pytest
 from conftest import REPO
 
-from rag import evaluate as ev
-from rag.evalset import load_questions
+from rag.evaluation.guard import EXPECTED_FIGURES, regressions
+from rag.evaluation.questions import load_questions
+from rag.evaluation.run import DEFAULT_METHODS, run_eval
 
 pytestmark = pytest.mark.model
 
@@ -26,8 +27,8 @@ CHECKED_IN = REPO / "eval" / "report" / "summary.json"
 @pytest.fixture(scope="module")
 def fresh(real_pipeline) -> dict:
     """The summary of one full eval run (default methods and answers) with the real model."""
-    result = ev.run_eval(real_pipeline, load_questions(QUESTIONS), ev.DEFAULT_METHODS,
-                         answers=True, questions_file=QUESTIONS, progress=False)
+    result = run_eval(real_pipeline, load_questions(QUESTIONS), DEFAULT_METHODS,
+                      answers=True, questions_file=QUESTIONS, progress=False)
     return json.loads(json.dumps(result.summary))  # as it would read back from summary.json
 
 
@@ -38,8 +39,8 @@ def test_the_run_used_the_real_model(fresh):
 
 def test_no_guarded_figure_dropped(fresh):
     expected = json.loads(EXPECTED.read_text(encoding="utf-8"))
-    assert set(expected["figures"]) == set(ev.EXPECTED_FIGURES)
-    assert ev.regressions(fresh, expected) == []
+    assert set(expected["figures"]) == set(EXPECTED_FIGURES)
+    assert regressions(fresh, expected) == []
 
 
 def _leaves(d, prefix=""):

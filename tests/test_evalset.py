@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import InputError
-from rag.evalset import Question, load_questions, load_texts, main, normalize, validate
+from rag.evaluation.questions import Question, load_questions, load_texts, main, normalize, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "questions.jsonl"

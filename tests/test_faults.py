@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from rag.cli import main
-from rag.index import IndexStore
+from rag.app.api import create_app
+from rag.app.cli import main
+from rag.index.store import IndexStore
 from rag.pipeline import Pipeline
 from rag.settings import Settings
-from rag.web import create_app
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTION = "海珠区累计培育了多少个大模型备案项目？"
@@ -29,13 +29,13 @@ QUESTION = "海珠区累计培育了多少个大模型备案项目？"
 # kill lands while builds/.tmp-* exists: the moment a crash is most likely to do damage.
 _SLOW_WRITER = textwrap.dedent("""
     import sys, time
-    import rag.index as ix
-    _orig = ix._write_jsonl
+    import rag.index.store as ix
+    _orig = ix.write_jsonl
     def _slow(path, rows):
         _orig(path, rows)
         time.sleep(120)
-    ix._write_jsonl = _slow
-    from rag.cli import main
+    ix.write_jsonl = _slow
+    from rag.app.cli import main
     sys.exit(main(sys.argv[1:]))
 """)
 

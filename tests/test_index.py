@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from rag.embed import HashEncoder
 from rag.errors import IndexStateError
-from rag.index import IndexStore
+from rag.index.store import IndexStore
+from rag.models.encoder import HashEncoder
 from rag.types import DocMeta, Document
 
 
@@ -114,7 +114,7 @@ def test_incremental_update_embeds_changed_article_only(tmp_path):
     assert m4.embedded_chunks == m4.n_chunks
     snap = store.load()
     # vectors of reused chunks equal a fresh embedding of the same input
-    from rag.index import passage_input
+    from rag.index.manifest import passage_input
 
     c0 = snap.chunks[0]
     fresh = enc.encode([passage_input(c0, snap.docs[c0.doc_id].meta)])[0]
@@ -130,13 +130,13 @@ def test_only_live_and_previous_builds_are_kept(tmp_path):
 
 
 def test_sentence_vectors_cover_every_sentence_and_map_to_chunks(tmp_path):
-    from rag.index import sentence_spans
+    from rag.index.manifest import indexed_sentences
 
     store, enc = IndexStore(tmp_path / "index"), CountingEncoder()
     blank = _doc("c", ["黄埔新增一句。", "   ", "再来一句。"])
     m = _build(store, enc, docs=[*DOCS, blank])
     snap = store.load(enc.model_id, enc.fingerprint)
-    spans = sentence_spans(snap.docs.values())
+    spans = indexed_sentences(snap.docs.values())
     assert m.n_sentences == len(spans) == snap.sentence_vectors.shape[0]
     assert len(spans) == sum(len(d.sentences) for d in DOCS) + 2  # the blank one has no vector
     for row, (doc_id, s, e) in enumerate(spans):

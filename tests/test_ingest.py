@@ -1,4 +1,4 @@
-"""rag.ingest: reading every format, metadata, and adding files safely."""
+"""rag.corpus (formats, load, add): reading every format, metadata, and adding files safely."""
 
 from __future__ import annotations
 
@@ -11,16 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from rag import ingest
+from rag.corpus import formats
+from rag.corpus.add import add_files, safe_name
+from rag.corpus.formats import SUPPORTED_EXTENSIONS, read_raw
+from rag.corpus.load import file_fingerprint, load_corpus, load_document
 from rag.errors import IngestError
-from rag.ingest import (
-    SUPPORTED_EXTENSIONS,
-    add_files,
-    file_fingerprint,
-    load_corpus,
-    load_document,
-    read_raw,
-)
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 ARTICLE = "广州人工智能产业发展迅速。海珠区力争全年引育大模型企业超100个。"
@@ -121,7 +116,7 @@ def test_docx_round_trip(tmp_path):
 
 
 def test_docx_zip_bomb_rejected_without_unpacking_it_all(tmp_path, monkeypatch):
-    monkeypatch.setattr(ingest, "MAX_DOCX_UNCOMPRESSED", 1_000_000)
+    monkeypatch.setattr(formats, "MAX_DOCX_UNCOMPRESSED", 1_000_000)
     p = tmp_path / "bomb.docx"
     with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("[Content_Types].xml", "<Types/>")
@@ -134,7 +129,7 @@ def test_docx_zip_bomb_rejected_without_unpacking_it_all(tmp_path, monkeypatch):
 
 def test_docx_zip_bomb_with_lying_directory_rejected(tmp_path, monkeypatch):
     # The zip directory claims a tiny size; the streamed read still stops at the limit.
-    monkeypatch.setattr(ingest, "MAX_DOCX_UNCOMPRESSED", 1_000_000)
+    monkeypatch.setattr(formats, "MAX_DOCX_UNCOMPRESSED", 1_000_000)
     p = tmp_path / "liar.docx"
     with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("word/document.xml", b"\0" * 3_000_000)
@@ -227,7 +222,7 @@ def test_fingerprints(tmp_path):
     p.write_text(ARTICLE, encoding="utf-8")
     assert file_fingerprint(p) == hashlib.sha256(p.read_bytes()).hexdigest()
     # The index manifest's fingerprint (rag.index) is the one that marks an index stale.
-    from rag.index import corpus_fingerprint
+    from rag.index.store import corpus_fingerprint
 
     doc = load_document(p)
     fp = corpus_fingerprint([doc])
@@ -304,7 +299,7 @@ def test_add_files_never_writes_outside_corpus(tmp_path):
     ],
 )
 def test_safe_names(name, safe):
-    assert ingest._safe_name(name) == safe
+    assert safe_name(name) == safe
 
 
 def test_supported_extensions():

@@ -2,7 +2,7 @@
 
 Unit tests talk to a tiny fake OpenAI server on 127.0.0.1 whose behaviour is picked by
 the URL path (``/<mode>/v1/chat/completions``); the ``llm``-marked test starts the real
-llama.cpp server with the GGUF built by ``rag.llmsetup``.
+llama.cpp server with the GGUF built by ``rag.models.build_llm``.
 """
 
 from __future__ import annotations
@@ -21,19 +21,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from rag.errors import LLMError
-from rag.llm import (
+from rag.answer.llm.answerer import LLMAnswerer
+from rag.answer.llm.citations import validate_citations
+from rag.answer.llm.client import LLMClient
+from rag.answer.llm.prompt import (
     CLOSE,
     OPEN,
-    REFUSAL_EN,
-    REFUSAL_ZH,
     SYSTEM_PROMPT,
-    LLMAnswerer,
-    LLMClient,
     Passage,
     build_messages,
-    validate_citations,
 )
+from rag.answer.llm.prompt import MODEL_REFUSAL_ZH as REFUSAL_ZH
+from rag.answer.messages import REFUSAL_EN as SHOWN_REFUSAL_EN
+from rag.answer.messages import REFUSAL_ZH as SHOWN_REFUSAL_ZH
+from rag.errors import LLMError
 from rag.settings import PROJECT_ROOT, Settings
 from rag.types import Answer
 
@@ -244,12 +245,13 @@ def test_stream_yields_deltas_then_final_answer(fake_url):
 def test_refusal_detected(fake_url):
     ans = _answerer(fake_url("refuse")).answer(QUESTION, _passages(), _extractive)
     assert ans.refused and ans.mode == "llm" and ans.citations == ()
-    assert ans.text == f"{REFUSAL_ZH}。" and len(ans.related) == 3
+    # The model's refusal phrase is shown as the same refusal the extractive answerer gives.
+    assert ans.text == SHOWN_REFUSAL_ZH and len(ans.related) == 3
 
 
 def test_refusal_is_english_for_english_question(fake_url):
     ans = _answerer(fake_url("refuse")).answer("What is the target?", _passages(), _extractive)
-    assert ans.refused and ans.text == f"{REFUSAL_EN}."
+    assert ans.refused and ans.text == SHOWN_REFUSAL_EN
 
 
 # ------------------------------------------------------------------- fallbacks
@@ -320,7 +322,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def llama_url():
     """Build/find the GGUF, start ``llama_cpp.server`` and yield its base URL."""
-    from rag.llmsetup import build_llm_model, default_paths
+    from rag.models.build_llm import build_llm_model, default_paths
 
     try:
         import llama_cpp.server  # noqa: F401

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import uvicorn
 
-from rag.web import create_app
+from rag.app.api import create_app
 
 # (question, key figure its answer must contain); from eval/questions.jsonl
 QUESTIONS = [

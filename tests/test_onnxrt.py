@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from conftest import MODEL_DIR, require_model
 
-from rag import onnxrt
-from rag.embed import SentenceTransformerEncoder
 from rag.errors import InputError, ModelError
+from rag.models.export_onnx import MAX_DIFF, export_onnx, exportable
+from rag.models.onnx import EXPORT_DIR, EXPORT_INFO, ONNX_FILE, export_info
+from rag.models.st import SentenceTransformerEncoder
 from rag.settings import Settings
 
 
@@ -29,14 +30,14 @@ def _fake_folder(tmp_path, kinds, pooling):
 def test_only_mean_pooled_normalised_models_are_exported(tmp_path):
     mean = {"pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False}
     cls = {"pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True}
-    assert onnxrt.exportable(_fake_folder(tmp_path / "a", ["Transformer", "Pooling", "Normalize"],
-                                          mean)) is None
-    assert "pooling" in onnxrt.exportable(
+    assert exportable(_fake_folder(tmp_path / "a", ["Transformer", "Pooling", "Normalize"],
+                                   mean)) is None
+    assert "pooling" in exportable(
         _fake_folder(tmp_path / "b", ["Transformer", "Pooling", "Normalize"], cls))
-    assert "Dense" in onnxrt.exportable(
+    assert "Dense" in exportable(
         _fake_folder(tmp_path / "c", ["Transformer", "Pooling", "Dense", "Normalize"], mean))
     with pytest.raises(ModelError, match="Cannot export"):
-        onnxrt.export_onnx(tmp_path / "b")
+        export_onnx(tmp_path / "b")
 
 
 def test_backend_setting_is_checked():
@@ -48,7 +49,7 @@ def test_backend_setting_is_checked():
 @pytest.mark.model
 def test_onnx_vectors_equal_pytorch_vectors():
     require_model()
-    assert onnxrt.export_info(MODEL_DIR) is not None, "setup exports the ONNX copy"
+    assert export_info(MODEL_DIR) is not None, "setup exports the ONNX copy"
     texts = ["海珠2026年大模型目标是多少", "How many AI firms does Nansha have?",
              "琶洲试验区" * 200, "  前后空白  ", "南沙"]
     fast = SentenceTransformerEncoder(MODEL_DIR, backend="auto")
@@ -56,10 +57,10 @@ def test_onnx_vectors_equal_pytorch_vectors():
     for kind in ("query", "passage"):
         a, b = fast.encode(texts, kind=kind), slow.encode(texts, kind=kind)
         assert a.shape == b.shape == (len(texts), 384)
-        assert float(np.abs(a - b).max()) < onnxrt.MAX_DIFF
+        assert float(np.abs(a - b).max()) < MAX_DIFF
         # one at a time (no padding) equals the batch (padded to the longest)
         single = np.stack([fast.encode([t], kind=kind)[0] for t in texts])
-        assert float(np.abs(single - a).max()) < onnxrt.MAX_DIFF
+        assert float(np.abs(single - a).max()) < MAX_DIFF
     assert (fast.runtime, slow.runtime) == ("onnx", "torch")
     assert fast.fingerprint == slow.fingerprint  # an index built by either serves both
     # parallel runs (index builds) put every vector back in its text's row
@@ -77,15 +78,14 @@ def test_stale_export_is_ignored(tmp_path):
     folder = tmp_path / "m"
     folder.mkdir()
     for f in MODEL_DIR.iterdir():
-        if f.name != onnxrt.EXPORT_DIR:
+        if f.name != EXPORT_DIR:
             os.symlink(f, folder / f.name)
-    (folder / onnxrt.EXPORT_DIR).mkdir()
-    os.symlink(MODEL_DIR / onnxrt.EXPORT_DIR / onnxrt.ONNX_FILE,
-               folder / onnxrt.EXPORT_DIR / onnxrt.ONNX_FILE)
-    info = json.loads((MODEL_DIR / onnxrt.EXPORT_DIR / onnxrt.EXPORT_INFO).read_text())
+    (folder / EXPORT_DIR).mkdir()
+    os.symlink(MODEL_DIR / EXPORT_DIR / ONNX_FILE, folder / EXPORT_DIR / ONNX_FILE)
+    info = json.loads((MODEL_DIR / EXPORT_DIR / EXPORT_INFO).read_text())
     info["weights"] = "sha256:" + "0" * 64
-    (folder / onnxrt.EXPORT_DIR / onnxrt.EXPORT_INFO).write_text(json.dumps(info))
-    assert onnxrt.export_info(folder) is None
+    (folder / EXPORT_DIR / EXPORT_INFO).write_text(json.dumps(info))
+    assert export_info(folder) is None
     enc = SentenceTransformerEncoder(folder, backend="auto")
     enc.encode(["南沙"], kind="query")
     assert enc.runtime == "torch"

@@ -39,7 +39,7 @@ def test_search_filters_by_article_and_date(hash_pipeline):
 def test_batch_search_writes_one_line_per_question(hash_pipeline, tmp_path, capsys):
     import json
 
-    from rag.cli import main
+    from rag.app.cli import main
 
     inp = tmp_path / "in.jsonl"
     inp.write_text('{"id": "a", "question": "南沙扶持办法", "x": 1}\n'
@@ -57,3 +57,57 @@ def test_batch_search_writes_one_line_per_question(hash_pipeline, tmp_path, caps
     row = json.loads(out2.read_text(encoding="utf-8").splitlines()[0])
     for key in ("answer", "refused", "mode", "citations", "hits"):
         assert key in row
+
+
+def _opened_corpus_files(monkeypatch, corpus_dir: Path) -> list[str]:
+    """Record every open() of a file inside ``corpus_dir`` from now on."""
+    import builtins
+    import io
+
+    seen: list[str] = []
+    real_open, real_io_open = builtins.open, io.open
+
+    def spy(real):
+        def opener(file, *a, **kw):
+            if isinstance(file, (str, Path)) and Path(file).resolve().is_relative_to(
+                    corpus_dir.resolve()):
+                seen.append(str(file))
+            return real(file, *a, **kw)
+        return opener
+
+    monkeypatch.setattr(builtins, "open", spy(real_open))
+    monkeypatch.setattr(io, "open", spy(real_io_open))  # Path.read_text/read_bytes use io.open
+    return seen
+
+
+def test_ask_on_a_warm_index_reads_no_corpus_file(hash_pipeline, monkeypatch, capsys):
+    from rag.app.cli import main
+
+    corpus = hash_pipeline.settings.corpus_dir
+    # the spy works: loading the corpus opens its files
+    seen = _opened_corpus_files(monkeypatch, corpus)
+    from rag.corpus.load import load_corpus
+
+    load_corpus(corpus)
+    assert seen, "the open() spy saw nothing"
+    seen.clear()
+    assert main(["ask", "南沙扶持办法最高给多少钱", "--json"]) == 0
+    assert "1000万" in capsys.readouterr().out
+    assert seen == [], f"rag ask read corpus files: {seen}"
+
+
+def test_a_changed_corpus_file_is_noticed_without_rereading_the_rest(hash_pipeline):
+    import os
+
+    p = hash_pipeline
+    assert p.ensure_index() is None  # unchanged: nothing rebuilt
+    f = p.settings.corpus_dir / "000_e71591340c5b937c.txt"
+    f.write_text(f.read_text(encoding="utf-8").replace("唯品会相关负责人表示",
+                                                       "补充一句:某区新设立数据中心。唯品会相关负责人表示"),
+                 encoding="utf-8")
+    st = f.stat()
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    report = p.ensure_index()
+    assert report is not None and report.manifest.embedded_chunks >= 1
+    assert "某区新设立数据中心" in p.document("000_e71591340c5b937c").text
+    assert p.ensure_index() is None

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.retrieve import Retriever, keyword_idf
+from rag.retrieve.boosts import sentence_dense, sentence_lexical
+from rag.retrieve.fusion import fuse
+from rag.retrieve.search import Retriever
 
 
 def test_sentence_boost_is_added_and_ordered(hash_pipeline):
@@ -29,22 +31,23 @@ def test_sentence_boost_is_added_and_ordered(hash_pipeline):
 
 def test_sentence_boost_prefers_the_chunk_whose_one_sentence_answers(hash_pipeline):
     r = hash_pipeline.retriever()
-    idf = keyword_idf(r.snap)
+    idf = r.snap.idf
     assert idf and all(v > 0 for v in idf.values())
     # Fused lists where the second chunk has the full-coverage sentence: the boost lifts it.
     q = "海珠区累计培育大模型备案项目"
     rows = [i for i, c in enumerate(r.snap.chunks) if "累计培育大模型备案项目40个" in c.text]
     other = next(i for i, c in enumerate(r.snap.chunks) if "海珠" not in c.text)
     fused = [(other, 1.0, ()), (rows[0], 0.9, ())]
-    out = r._sentence_boost(q, fused)
+    out = sentence_lexical(r.snap, r.tokenizer, q, fused, r.settings.sentence_weight,
+                           r.settings.sentence_top)
     assert out[0][0] == rows[0]
 
 
 def test_english_questions_weigh_bm25_less(hash_pipeline):
     r = hash_pipeline.retriever()
     ranked = {"dense": [(0, 0.9), (1, 0.1)], "bm25": [(1, 9.0), (0, 1.0)]}
-    zh = dict((row, s) for row, s, _ in r._fuse(ranked, english=False))
-    en = dict((row, s) for row, s, _ in r._fuse(ranked, english=True))
+    zh = dict((row, s) for row, s, _ in fuse(ranked, r.weights(english=False)))
+    en = dict((row, s) for row, s, _ in fuse(ranked, r.weights(english=True)))
     assert zh[1] == pytest.approx(1.0) and en[1] == pytest.approx(r.settings.english_bm25_weight)
     assert zh[0] == pytest.approx(1.0) and en[0] == pytest.approx(1.0)
     # and no sentence boost for English: its words cannot match Chinese sentences
@@ -65,7 +68,7 @@ def test_sentence_dense_adds_each_chunks_best_sentence_similarity(hash_pipeline)
     q = snap.docs[doc_id].text[s:e]
     others = [i for i, c in enumerate(snap.chunks) if c.doc_id != doc_id][:5]
     fused = [(o, 1.0, ()) for o in others] + [(target, 0.5, ())]
-    out = r._sentence_dense(q, fused)
+    out = sentence_dense(snap, r.query_vector(q), fused, r.settings.sentence_dense_weight)
     assert out[0][0] == target
     assert out[0][1] == pytest.approx(0.5 + r.settings.sentence_dense_weight)
     best = dict(out[0][2])["sentence_dense"]
@@ -80,7 +83,7 @@ def test_sentence_dense_adds_each_chunks_best_sentence_similarity(hash_pipeline)
 
 
 def test_snapshot_without_sentence_vectors_searches_without_that_stage(hash_pipeline):
-    from rag.index import IndexSnapshot
+    from rag.index.snapshot import IndexSnapshot
 
     r = hash_pipeline.retriever()
     s = r.snap

@@ -2,7 +2,9 @@
 
 import pytest
 
-from rag.tokenize import TypoCorrector, default_tokenizer, expand_english, tokens
+from rag.text.glossary import expand_english
+from rag.text.spelling import TypoCorrector
+from rag.text.tokenize import default_tokenizer, tokens
 
 CORPUS = ("海珠区人工智能发展局表示,海珠区新增大模型和算法备案项目超200个。琶洲试验区、琶洲算法大赛。"
           "南沙区发布扶持办法,南沙给予最高1000万元。树根互联连接设备。海珠、琶洲、南沙。")

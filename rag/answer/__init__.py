@@ -1,0 +1,2 @@
+"""Answers: the extractive answerer (no LLM) and the optional LLM answerer with citation
+checking."""

@@ -1,0 +1,1 @@
+"""The optional LLM answerer: prompt, client, citation checking, fallback."""

@@ -1,0 +1,16 @@
+"""What an answer says when the articles do not answer: one text per language, shared by the
+extractive and the LLM answerer so a refusal reads the same in either mode."""
+
+from __future__ import annotations
+
+from rag.text.patterns import is_english
+
+__all__ = ["REFUSAL_EN", "REFUSAL_ZH", "refusal_for"]
+
+REFUSAL_ZH = "资料中没有找到这个问题的答案。"
+REFUSAL_EN = "The articles do not contain the answer to this question."
+
+
+def refusal_for(question: str) -> str:
+    """The refusal in the question's language."""
+    return REFUSAL_EN if is_english(question) else REFUSAL_ZH

@@ -1,0 +1,45 @@
+"""Article and date filters as a row mask over the snapshot's chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from rag.errors import InputError
+from rag.index.snapshot import IndexSnapshot
+
+__all__ = ["date_in_range", "row_mask"]
+
+
+def date_in_range(date: str | None, since: str | None, until: str | None) -> bool:
+    """Is an article's (possibly partial) ISO date within [since, until]?
+
+    Partial dates compare on their own precision: "2026-03" is within since=2026-03-15's
+    month, so it is kept rather than silently dropped.
+
+    >>> date_in_range("2026-03", "2026-03-15", None), date_in_range(None, "2025", None)
+    (True, False)
+    """
+    if since is None and until is None:
+        return True
+    if not date:
+        return False  # an undated article cannot be shown to fall in a date range
+    if since and date < since[: len(date)]:
+        return False
+    if until and date[: len(until)] > until:
+        return False
+    return True
+
+
+def row_mask(snap: IndexSnapshot, row_doc: np.ndarray, doc_ids: Sequence[str] | None,
+             since: str | None, until: str | None) -> np.ndarray | None:
+    """Boolean mask over chunk rows, or None when nothing is filtered."""
+    if not doc_ids and since is None and until is None:
+        return None
+    unknown = [d for d in (doc_ids or []) if d not in snap.docs]
+    if unknown:
+        raise InputError(f"Unknown article id {unknown[0]!r}; `rag docs` lists the ids.")
+    allowed = {d.doc_id for d in snap.docs.values()
+               if (not doc_ids or d.doc_id in doc_ids) and date_in_range(d.meta.date, since, until)}
+    return np.array([doc in allowed for doc in row_doc], dtype=bool)

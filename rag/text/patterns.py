@@ -1,0 +1,209 @@
+"""The one home of the text rules every stage shares: scripts, figures and units, years,
+Chinese numerals, speech verbs, sentence ends.
+
+No other module compiles a CJK, figure, year or sentence-end pattern; they import these, so
+the tokenizer, the answerer and the LLM citation check agree on what a figure is.
+
+    >>> [m.group(0) for m in FIGURE.finditer("超200个,307.5亿元,45.3%")]
+    ['200个', '307.5亿元', '45.3%']
+    >>> sentence_spans("他说:“好!”然后走了。")
+    [(0, 7), (7, 12)]
+    >>> is_english("How many AI firms?"), is_english("海珠有多少AI企业")
+    (True, False)
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+__all__ = [
+    "ANSWER_SENTENCE_END", "BARE_NUMBER", "FIGURE_PARTS", "holds_figure", "is_year_number",
+    "CJK", "CJK_CHARS", "CJK_RUN", "CN_FIGURE", "DATE_UNITS", "DURATION_FIGURE", "MONEY_FIGURE", "CLAUSE_END", "CLOSERS", "FIGURE", "FIGURE_TOKEN",
+    "MAGNITUDE", "NUMBER", "NUMBER_RE", "PARA_END", "REL_YEAR", "SENTENCE_END", "SPEECH_VERBS", "UNITS",
+    "YEAR", "YEAR_TOKEN", "ends_paragraph", "figure_with_unit", "has_cjk", "is_english", "is_unspaced_char", "normalize", "paragraph_spans", "sentence_spans",
+    "split_sentences",
+]
+
+# ----------------------------------------------------------------------------- scripts
+
+# CJK unified ideographs, extension A and the compatibility block: what "Chinese text" means
+# for language detection and for telling words of Chinese from words of Latin script.
+CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+CJK = re.compile(f"[{CJK_CHARS}]")
+CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def is_unspaced_char(ch: str) -> bool:
+    """A character of a script written without spaces between words (Chinese with its
+    extensions, kana, hangul): a space beside one is PDF or page spacing, not a word break."""
+    o = ord(ch)
+    return (
+        0x4E00 <= o <= 0x9FFF
+        or 0x3400 <= o <= 0x4DBF
+        or 0x20000 <= o <= 0x2FA1F
+        or 0xF900 <= o <= 0xFAFF
+        or 0x3040 <= o <= 0x30FF  # kana
+        or 0xAC00 <= o <= 0xD7AF  # hangul
+    )
+
+
+def has_cjk(text: str) -> bool:
+    """True when ``text`` holds at least one Chinese character."""
+    return CJK.search(text) is not None
+
+
+def is_english(text: str) -> bool:
+    """A question in English: Latin letters and no Chinese character."""
+    return not has_cjk(text) and _LATIN.search(text) is not None
+
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def normalize(s: str) -> str:
+    """NFKC with all whitespace removed: how evidence, keys and sentences are compared,
+    because the articles carry spaces and line breaks inside words.
+
+    >>> normalize("大 幅 降 低 连 接 成\\n本，AI")
+    '大幅降低连接成本,AI'
+    """
+    return _WHITESPACE.sub("", unicodedata.normalize("NFKC", s))
+
+
+# ----------------------------------------------------------------------------- figures
+
+NUMBER = r"\d+(?:\.\d+)?"
+NUMBER_RE = re.compile(NUMBER)
+MAGNITUDE = "[万亿千百]"
+# Units a figure is written with, longest first so 万平方米 wins over 平方米 and 个月 over 个.
+UNITS = (
+    "万平方米", "平方公里", "平方米", "万载重吨", "载重吨", "个百分点", "亿元", "万元", "千元",
+    "万吨", "万斤", "家次", "人次", "个月", "小时", "分钟", "公里", "千米", "元", "个", "家", "人",
+    "名", "位", "所", "项", "件", "款", "台", "套", "种", "批", "篇", "支", "条", "户", "座",
+    "亩", "场", "次", "倍", "届", "年", "月", "日", "号", "天", "周", "吨", "斤", "P", "%",
+)
+_UNIT_ALT = "|".join(UNITS)
+# Calendar units name a date, not a quantity: 2月26日 answers "哪天", not "多少".
+DATE_UNITS = ("月", "日", "号")
+_QUANTITY_ALT = "|".join(u for u in UNITS if u not in DATE_UNITS)
+# A figure as an answer states it: a number, an approximation or magnitude (多, 余, 万, 亿),
+# then a unit or a bare magnitude: 200个, 1.8万多台, 307.5亿元, 45.3%, 超100亿.
+FIGURE = re.compile(rf"{NUMBER}\s*(?:{MAGNITUDE}|多|余)?\s*(?:{_QUANTITY_ALT}|万|亿)")
+# A figure as the keyword index keeps it: number, magnitude, unit, all optional but the number
+# ("200个" and "200" both become tokens).
+FIGURE_TOKEN = re.compile(rf"{NUMBER}(?:{MAGNITUDE})?(?:{_UNIT_ALT})?")
+# A length of time (24小时, 三个月, 半年) and an amount of money (307.5亿元, 5000万元, or a
+# magnitude alone: 超100亿, 千亿级).
+DURATION_FIGURE = re.compile(r"[\d一二三四五六七八九十两半几][多余]?个?(?:小时|分钟|秒|天|日|周|星期|月|年)")
+MONEY_FIGURE = re.compile(r"\d(?:[万亿千百多余]){0,3}元|[\d百千万][万亿]")
+
+
+@lru_cache(maxsize=64)
+def figure_with_unit(unit: str) -> re.Pattern:
+    """A figure written with ``unit``: ``figure_with_unit("台")`` finds 1.8万多台."""
+    return re.compile(rf"\d(?:[万亿千百多余]){{0,3}}{re.escape(unit)}")
+
+
+# A figure taken apart as (number, unit or magnitude), for checking that a passage holds it.
+# Years and calendar dates are left out: passages often state them only in their metadata.
+_COUNT_ALT = "|".join(u for u in UNITS if u not in DATE_UNITS and u != "年")
+FIGURE_PARTS = re.compile(rf"(?<![\d.])({NUMBER})\s*({MAGNITUDE}?(?:{_COUNT_ALT})|{MAGNITUDE})")
+# Any number (English answers rarely attach units: "over 200 projects").
+BARE_NUMBER = re.compile(rf"(?<![\d.])({NUMBER})(?![\d.])")
+_YEAR_NUMBER = re.compile(r"(19|20)\d\d")
+
+
+def is_year_number(s: str) -> bool:
+    """True for a four-digit year such as "2026"."""
+    return _YEAR_NUMBER.fullmatch(s) is not None
+
+
+def holds_figure(text: str, number: str, unit: str) -> bool:
+    """Does ``text`` state ``number`` with ``unit`` (or, unit "", as a bare number that is
+    not part of a date)?"""
+    tail = rf"\s*{re.escape(unit)}" if unit else r"(?![\d.]|\s*[年月日号])"
+    return re.search(rf"(?<![\d.]){re.escape(number)}(?![\d.]){tail}", text) is not None
+
+
+# Figures in Chinese numerals: 第五届, 三大路径, 两个.
+CN_FIGURE = re.compile(r"[一二三四五六七八九十两百千]+(?:[个家人名项件款台支条户场次倍届年大]|万|亿)")
+
+# ----------------------------------------------------------------------------- years
+
+# A year written out: 2026年, 2021—2023, 2025-02-15; not a figure such as 20260.
+YEAR = re.compile(r"(?<!\d)(20\d\d)(?=年|\s*-|\s*—|\s*至|\s*到|$|[^\d])")
+# A keyword token that is a year: 2025 or 2025年.
+YEAR_TOKEN = re.compile(r"20\d\d年?")
+# Relative year words and their offset from the year of the article (or of today, asked).
+REL_YEAR = {"今年": 0, "本年": 0, "当年": 0, "年底": 0, "年内": 0, "全年": 0, "去年": -1,
+            "上年": -1, "前年": -2, "明年": 1}
+
+# ----------------------------------------------------------------------------- speech
+
+# Verbs that attribute a statement to its speaker ("…,”宋某表示"). One list for finding who
+# said something and for recognising a sentence that names a speaker.
+SPEECH_VERBS = ("告诉记者", "表示", "说", "指出", "介绍", "坦言", "强调", "认为", "呼吁", "感慨",
+                "透露", "看来", "举例")
+
+# ----------------------------------------------------------------------------- sentences
+
+# Sentence terminators after NFKC ("！？；" have become "!?;"); a paragraph ends only at
+# 。!?… (";" does not end one); closing quotes and brackets stay with the stop before them.
+SENTENCE_END = "。!?;…"
+PARA_END = "。!?…"
+CLOSERS = "”’」』)）】》\"'"
+CLAUSE_END = re.compile(r"[,，;；:：]")
+# Where a sentence of a generated answer ends, in Chinese or English punctuation.
+ANSWER_SENTENCE_END = re.compile(r"(?:[。!?!?;;\n]|[.!?;](?=\s|$))+")
+_ENDS_PARAGRAPH = re.compile(f"[{re.escape(PARA_END)}][{re.escape(CLOSERS)}]*$")
+_SENTENCE = re.compile(
+    f"[^{re.escape(SENTENCE_END)}]*(?:[{re.escape(SENTENCE_END)}]+[{re.escape(CLOSERS)}]*|$)"
+)
+
+
+def ends_paragraph(s: str) -> bool:
+    """True when ``s`` ends a paragraph: 。!?… then any closing quotes or brackets."""
+    return _ENDS_PARAGRAPH.search(s) is not None
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each "\\n"-separated paragraph of cleaned ``text``.
+
+    >>> paragraph_spans("标题\\n正文。")
+    [(0, 2), (3, 6)]
+    """
+    spans = []
+    pos = 0
+    for part in text.split("\n"):
+        if part:
+            spans.append((pos, pos + len(part)))
+        pos += len(part) + 1
+    return spans
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of cleaned ``text``.
+
+    A sentence ends after 。!?; or … (runs such as "……" or "?!" stay together), and a
+    closing quote or bracket after the stop stays with it. Sentences never cross a
+    paragraph break, so a heading is its own sentence; within a paragraph the spans tile
+    it exactly.
+    """
+    spans = []
+    for ps, pe in paragraph_spans(text):
+        para = text[ps:pe]
+        pos = 0
+        while pos < len(para):
+            m = _SENTENCE.match(para, pos)
+            end = m.end() if m and m.end() > pos else len(para)
+            spans.append((ps + pos, ps + end))
+            pos = end
+    return spans
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of ``text`` as strings (see :func:`sentence_spans`)."""
+    return [text[s:e] for s, e in sentence_spans(text)]

@@ -1,0 +1,142 @@
+"""Query-side spelling: homophone typos fixed against the corpus vocabulary, and the Chinese
+names an English question spells in pinyin.
+
+pypinyin gives the toneless pinyin key of a word; users type by pinyin, so their typos share
+the key of the word they meant (海株 -> 海珠).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from functools import lru_cache
+
+from rag.text.patterns import CJK, has_cjk
+from rag.text.tokenize import Tokenizer
+
+__all__ = ["TypoCorrector"]
+
+
+@lru_cache(maxsize=4096)
+def _pinyin_key(s: str) -> str:
+    from pypinyin import lazy_pinyin
+
+    return " ".join(lazy_pinyin(s))
+
+
+class TypoCorrector:
+    """Query-side correction of homophone typos against the corpus vocabulary.
+
+    Users type by pinyin, so their typos are mostly homophones: 海株 for 海珠, 琶州 for 琶洲,
+    南莎 for 南沙. Only two kinds of stretch are touched, so correct questions stay unchanged:
+
+    1. runs of characters that jieba (dictionary only, no HMM guessing) cannot join into any
+       word, e.g. 海株 -> 海/株: replaced by a corpus or domain word with the same toneless
+       pinyin, if exactly one exists;
+    2. a dictionary word that never occurs in the corpus but sounds exactly like a domain
+       place or organisation name (黄浦 -> 黄埔): replaced by that name.
+    """
+
+    def __init__(self, vocabulary: Iterable[str], corpus_text: str, tokenizer: Tokenizer,
+                 min_count: int = 2) -> None:
+        self._corpus = corpus_text
+        self._tk = tokenizer
+        # Count first, filter distinct words after: a 100k-chunk corpus has millions of tokens
+        # but only tens of thousands of distinct words.
+        counts = {w: c for w, c in Counter(vocabulary).items()
+                  if 2 <= len(w) <= 4 and all(CJK.match(ch) for ch in w)}
+        domain = [w for w in tokenizer.domain_words() if 2 <= len(w) <= 4
+                  and all(CJK.match(c) for c in w)]
+        by_key: dict[str, set[str]] = {}
+        for w, c in counts.items():
+            if c >= min_count:
+                by_key.setdefault(_pinyin_key(w), set()).add(w)
+        dom_key: dict[str, set[str]] = {}
+        for w in domain:
+            by_key.setdefault(_pinyin_key(w), set()).add(w)
+            dom_key.setdefault(_pinyin_key(w), set()).add(w)
+        self._by_key = by_key
+        self._dom_key = dom_key
+        self._words = tuple(counts)
+        self._spelled: dict[str, set[str]] | None = None
+        self._lock = threading.Lock()
+
+    # A run of capitalised words in an English question: "Wang Jianguo", "Chen Xiaoming".
+    _CAPS = re.compile(r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*")
+
+    def pinyin_names(self, query: str) -> list[str]:
+        """Corpus words an English question spells in pinyin ("Wang Jianguo" -> 王建国).
+
+        The glossary knows districts and organisations, not the people quoted in the
+        articles; their names are written in pinyin in English. Every span of 1-3
+        capitalised words is looked up, toneless and unspaced, among the corpus's 2-4
+        character words (jieba joins most personal names into one word)."""
+        if has_cjk(query):
+            return []
+        with self._lock:  # built once, on the first English question
+            if self._spelled is None:
+                spelled: dict[str, set[str]] = {}
+                for w in self._words:
+                    spelled.setdefault(_pinyin_key(w).replace(" ", ""), set()).add(w)
+                self._spelled = spelled
+        out: list[str] = []
+        for m in self._CAPS.finditer(query):
+            parts = re.split(r"[ -]", m.group(0).lower())
+            i = 0
+            while i < len(parts):
+                # Longest span first, and a matched span is used up: "Wang Jianguo" is 王建国,
+                # not also 建国 ("jianguo").
+                for j in range(min(i + 3, len(parts)), i, -1):
+                    key = "".join(parts[i:j])
+                    # Short keys ("Li", "An") match too many words to mean anything.
+                    found = sorted(self._spelled.get(key, ())) if len(key) >= 4 else []
+                    if found:
+                        out.extend(w for w in found if w not in out)
+                        i = j
+                        break
+                else:
+                    i += 1
+        return out
+
+    def correct(self, query: str) -> str:
+        """Return the query with homophone typos replaced (or unchanged)."""
+        pieces = self._tk.plain_cut(query)
+        out: list[str] = []
+        i = 0
+        while i < len(pieces):
+            w = pieces[i]
+            if len(w) >= 2 and CJK.match(w[0]):
+                cands = self._dom_key.get(_pinyin_key(w), set())
+                # the dictionary lookup first: "not in corpus" scans up to 2M characters
+                if len(cands) == 1 and w not in self._corpus:  # rule 2
+                    out.append(next(iter(cands)))
+                    i += 1
+                    continue
+            if len(w) == 1 and CJK.match(w):
+                j = i
+                while j < len(pieces) and len(pieces[j]) == 1 and CJK.match(pieces[j]):
+                    j += 1
+                out.append(self._fix_run("".join(pieces[i:j])))
+                i = j
+                continue
+            out.append(w)
+            i += 1
+        return "".join(out)
+
+    def _fix_run(self, run: str) -> str:
+        """Rule 1 inside a run of unjoinable characters, longest stretch first."""
+        out, i = run, 0
+        while i < len(out):
+            for n in (4, 3, 2):
+                seg = out[i : i + n]
+                if len(seg) < n:
+                    continue
+                cands = self._by_key.get(_pinyin_key(seg), set())
+                if len(cands) == 1 and seg not in self._corpus:
+                    out = out[:i] + next(iter(cands)) + out[i + n :]
+                    i += n - 1
+                    break
+            i += 1
+        return out

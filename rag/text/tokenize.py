@@ -1,0 +1,151 @@
+"""Keyword tokens for BM25 and for answer scoring: jieba + a domain dictionary.
+
+``tokens("海珠区2026年新增大模型备案超200个")`` ->
+``["海珠", "海珠区", "2026年", "2026", "新增", "大模型", "模型", "备案", "超", "200个", "200"]``
+(order aside): jieba's search mode adds the short words inside long ones, figures are kept
+whole with their unit *and* as a bare number, punctuation and stop words are dropped, Latin is
+lower-cased.
+
+jieba builds its prefix dictionary on first use (about a second); ``Tokenizer`` does that once,
+lazily, behind a lock, never at import.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+from importlib import resources
+
+from rag.text.patterns import CJK, FIGURE_TOKEN, NUMBER_RE
+
+# \w matches Chinese characters too: a token needs one letter, digit or character.
+__all__ = ["STOPWORDS", "Tokenizer", "default_tokenizer", "tokens"]
+
+_WORDISH = re.compile(r"\w")
+
+STOPWORDS = frozenset(
+    """的 了 和 与 及 或 在 是 为 对 将 把 被 从 到 等 也 都 就 而 并 其 之 以 于 上 中 下
+    这 那 个 有 我 你 他 她 它 们 我们 他们 哪 哪些 哪个 什么 怎么 怎样 如何 多少 几 谁 吗 呢 吧 啊
+    请问 一下 问 是否 还是 还 又 该 此 各 每 所 由 向 给 让 使 已 已经 要 会 能 可 可以
+    the a an of to in on for and or is are was were be by with what which who when how
+    much many does do did at as from that this it its""".split()
+)
+
+
+class Tokenizer:
+    """Lazily initialised jieba tokenizer with the domain dictionary."""
+
+    def __init__(self, extra_words: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self._jieba = None
+        self._pos = None
+        self._extra = tuple(extra_words)
+
+    def _get(self):
+        if self._jieba is None:
+            with self._lock:
+                if self._jieba is None:
+                    import jieba
+
+                    jieba.setLogLevel(60)  # its "Building prefix dict" chatter is noise
+                    tk = jieba.Tokenizer()
+                    with resources.as_file(resources.files("rag.text") / "data" / "userdict.txt") as p:
+                        tk.load_userdict(str(p))
+                    for w in self._extra:
+                        tk.add_word(w)
+                    self._jieba = tk
+        return self._jieba
+
+    def words(self, text: str) -> list[str]:
+        """jieba search-mode words, including punctuation (callers filter)."""
+        return list(self._get().cut_for_search(text))
+
+    def plain_cut(self, text: str) -> list[str]:
+        """jieba precise mode without HMM: unknown stretches come out as single characters."""
+        return list(self._get().cut(text, HMM=False))
+
+    def entities(self, text: str) -> list[str]:
+        """Place and organisation names in ``text`` (jieba POS ns/nt, the domain dictionary's
+        tags), longest first without overlaps: what a question is *about*."""
+        from jieba import posseg
+
+        self._get()
+        if self._pos is None:
+            with self._lock:
+                if self._pos is None:
+                    self._pos = posseg.POSTokenizer(self._jieba)
+        out = []
+        for w, flag in self._pos.lcut(unicodedata.normalize("NFKC", text)):
+            if flag in ("ns", "nt") and len(w) >= 2 and CJK.match(w[0]):
+                out.append(w)
+        return list(dict.fromkeys(out))
+
+    _WH = re.compile(r"(是多少|有多少|多少|是谁|是哪|哪些|哪个|哪家|哪位|几|是什么|什么)")
+
+    def focus_noun(self, question: str) -> str:
+        """The noun a question asks about: the last 2+ character noun before the question word,
+        e.g. "海珠区人工智能发展局的局长是谁" -> "局长". Empty when there is none."""
+
+        m = self._WH.search(question)
+        if not m:
+            return ""
+        head = question[: m.start()]
+        self.entities("")  # initialises the POS tokenizer
+        nouns = [w for w, f in self._pos.lcut(head)
+                 if f in ("n", "nz", "vn", "nr") and len(w) >= 2 and CJK.match(w[0])
+                 and w not in STOPWORDS]
+        return nouns[-1] if nouns else ""
+
+    def domain_words(self) -> list[str]:
+        """Words of the domain dictionary (places, organisations, terms)."""
+        with resources.as_file(resources.files("rag.text") / "data" / "userdict.txt") as p:
+            return [line.split()[0] for line in p.read_text(encoding="utf-8").splitlines()
+                    if line.strip()]
+
+    def tokens(self, text: str) -> list[str]:
+        """Index/query tokens: words and figures, no punctuation or stop words."""
+        # The answerer tokenises the same candidate sentences for every question: cache them.
+        return list(self._cached_tokens(text))
+
+    @lru_cache(maxsize=50_000)  # noqa: B019  (one shared tokenizer lives for the process)
+    def _cached_tokens(self, text: str) -> tuple[str, ...]:
+        return tuple(self._tokens(text))
+
+    def _tokens(self, text: str) -> list[str]:
+        text = unicodedata.normalize("NFKC", text)
+        out: list[str] = []
+        for m in FIGURE_TOKEN.finditer(text):
+            fig = m.group(0)
+            out.append(fig)
+            bare = NUMBER_RE.match(fig).group(0)
+            if bare != fig:
+                out.append(bare)
+        for w in self.words(text):
+            w = w.strip().lower()
+            if not w or w in STOPWORDS or not _WORDISH.search(w):
+                continue
+            if w[0].isdigit():
+                continue  # figures were added whole above
+            out.append(w)
+        return out
+
+
+_DEFAULT: Tokenizer | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_tokenizer() -> Tokenizer:
+    """The shared tokenizer (jieba's dictionary is ~50 MB of Python objects: build it once)."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None:
+            _DEFAULT = Tokenizer()
+        return _DEFAULT
+
+
+def tokens(text: str) -> list[str]:
+    """Shortcut for ``default_tokenizer().tokens(text)``."""
+    return default_tokenizer().tokens(text)
