@@ -69,7 +69,7 @@ class Settings:
 
     # Answering
     answer_passages: int = 5
-    refuse_threshold: float = 0.35  # swept on eval/questions.jsonl: false refusals <= 0.05
+    refuse_threshold: float = 0.35  # swept on eval/dev.jsonl: false refusals <= 0.05
     max_question_chars: int = 1000
 
     # Optional LLM (any OpenAI-compatible server)

@@ -15,7 +15,7 @@ from rag.evaluation.bench.run import parse_scales
 from rag.evaluation.bench.synthetic import DISTRICTS, CachedTokens, perturb, synthetic_corpus
 from rag.settings import PROJECT_ROOT
 
-REPO_QUESTIONS = PROJECT_ROOT / "eval" / "questions.jsonl"
+REPO_QUESTIONS = PROJECT_ROOT / "eval" / "dev.jsonl"
 
 
 def test_perturb_is_deterministic_and_changes_districts_years_numbers():
@@ -74,7 +74,7 @@ def test_quick_bench_run_reports_every_figure(corpus_home, monkeypatch, capsys, 
     monkeypatch.setenv("RAG_MODEL", "hash")
     (corpus_home / "eval").mkdir()
     lines = REPO_QUESTIONS.read_text(encoding="utf-8").splitlines()[:12]
-    (corpus_home / "eval" / "questions.jsonl").write_text("\n".join(lines) + "\n",
+    (corpus_home / "eval" / "dev.jsonl").write_text("\n".join(lines) + "\n",
                                                           encoding="utf-8")
     live = corpus_home / "index"
     out = tmp_path / "report" / "bench.md"
@@ -112,5 +112,5 @@ def test_bench_without_question_file_says_what_to_do(corpus_home, monkeypatch, c
     monkeypatch.setenv("RAG_MODEL", "hash")
     assert main(["bench", "--scale", "none"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "questions.jsonl" in err
+    assert err.count("\n") == 0 and "dev.jsonl" in err
 

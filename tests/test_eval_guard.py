@@ -1,9 +1,10 @@
-"""Regression guard: the real model on eval/questions.jsonl must not lose quality.
+"""Regression guard: the real model on the project's question sets must not lose quality.
 
-eval/expected.json holds the project's figures (written by ``rag eval --write-expected``); a
-figure that drops by more than its tolerance fails here, and so does a checked-in
+eval/expected.json holds each set's guarded figures (written by ``rag eval --write-expected``);
+a figure that drops by more than the tolerance fails here, and so does a checked-in
 eval/report/summary.json that a fresh run no longer reproduces (regenerate it with
-``rag eval``). One eval run serves the whole module.
+``rag eval``). The sets checked are those the checked-in summary holds; one eval run per set
+serves the whole module.
 """
 
 from __future__ import annotations
@@ -19,28 +20,36 @@ from rag.evaluation.run import DEFAULT_METHODS, run_eval
 
 pytestmark = pytest.mark.model
 
-QUESTIONS = REPO / "eval" / "questions.jsonl"
 EXPECTED = REPO / "eval" / "expected.json"
 CHECKED_IN = REPO / "eval" / "report" / "summary.json"
+SETS = sorted(json.loads(CHECKED_IN.read_text(encoding="utf-8"))["sets"])
 
 
 @pytest.fixture(scope="module")
 def fresh(real_pipeline) -> dict:
-    """The summary of one full eval run (default methods and answers) with the real model."""
-    result = run_eval(real_pipeline, load_questions(QUESTIONS), DEFAULT_METHODS,
-                      answers=True, questions_file=QUESTIONS, progress=False)
-    return json.loads(json.dumps(result.summary))  # as it would read back from summary.json
+    """Each checked-in set's summary from one full eval run (default methods and answers)."""
+    out = {}
+    for name in SETS:
+        path = REPO / "eval" / f"{name}.jsonl"
+        result = run_eval(real_pipeline, load_questions(path), DEFAULT_METHODS, answers=True,
+                          questions_file=path, progress=False)
+        out[name] = json.loads(json.dumps(result.summary))  # as summary.json reads back
+    return out
 
 
 def test_the_run_used_the_real_model(fresh):
-    assert fresh["settings"]["model_id"] != "hash-256"
-    assert fresh["questions"]["answerable"] > 100
+    assert "dev" in fresh
+    for summary in fresh.values():
+        assert summary["settings"]["model_id"] != "hash-256"
+        assert summary["questions"]["answerable"] > 100
 
 
 def test_no_guarded_figure_dropped(fresh):
     expected = json.loads(EXPECTED.read_text(encoding="utf-8"))
-    assert set(expected["figures"]) == set(EXPECTED_FIGURES)
-    assert regressions(fresh, expected) == []
+    for name, summary in fresh.items():
+        spec = expected["sets"][name]
+        assert set(spec["figures"]) == set(EXPECTED_FIGURES)
+        assert regressions(summary, spec, expected["tolerance"]) == [], name
 
 
 def _leaves(d, prefix=""):
@@ -50,7 +59,7 @@ def _leaves(d, prefix=""):
 
 
 def test_checked_in_report_matches_a_fresh_run(fresh):
-    checked_in = _leaves(json.loads(CHECKED_IN.read_text(encoding="utf-8")))
+    checked_in = _leaves(json.loads(CHECKED_IN.read_text(encoding="utf-8"))["sets"])
     now = _leaves(fresh)
     diff = [f"{k}: checked in {checked_in.get(k)!r}, fresh {now.get(k)!r}"
             for k in sorted(set(checked_in) | set(now)) if checked_in.get(k) != now.get(k)]

@@ -14,7 +14,7 @@ from rag.errors import InputError
 from rag.evaluation.questions import Question, load_questions, load_texts, main, normalize, validate
 
 ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = ROOT / "eval" / "questions.jsonl"
+QUESTIONS = ROOT / "eval" / "dev.jsonl"
 CORPUS = ROOT / "corpus"
 
 D0, D1, D2, D3, D4 = (

@@ -155,10 +155,10 @@ def test_load_eval_questions_default_file_and_explicit_path(tmp_path):
     from rag.settings import Settings
 
     settings = Settings.load(eval_dir=tmp_path)
-    with pytest.raises(NotFoundError, match="questions.jsonl.*RAG_EVAL_DIR"):
+    with pytest.raises(NotFoundError, match="dev.jsonl.*RAG_EVAL_DIR"):
         load_eval_questions(settings)
-    (tmp_path / "questions.jsonl").write_text(json.dumps(TINY[0], ensure_ascii=False) + "\n",
-                                              encoding="utf-8")
+    (tmp_path / "dev.jsonl").write_text(json.dumps(TINY[0], ensure_ascii=False) + "\n",
+                                        encoding="utf-8")
     assert [q.id for q in load_eval_questions(settings)] == ["t1"]
     other = _write(tmp_path / "other.jsonl", TINY)
     assert [q.id for q in load_eval_questions(settings, other)] == ["t1", "t2", "t3"]
@@ -172,13 +172,17 @@ def test_expected_figures_need_a_run_with_hybrid_and_answers(tmp_path):
                                                 "top1_article": 0.7}}},
                "answers": {"all": {"accuracy": 0.6, "refusal_rate": 0.5,
                                    "false_refusal_rate": 0.1}}}
-    path = write_expected(summary, tmp_path / "expected.json")
+    path = write_expected({"dev": summary}, tmp_path / "expected.json")
     written = json.loads(path.read_text(encoding="utf-8"))
-    assert set(written["figures"]) == set(EXPECTED_FIGURES)
-    assert all(v["value"] == lookup(summary, k) for k, v in written["figures"].items())
-    assert regressions(summary, written) == []
+    dev = written["sets"]["dev"]
+    assert set(dev["figures"]) == set(EXPECTED_FIGURES)
+    assert all(v["value"] == lookup(summary, k) for k, v in dev["figures"].items())
+    assert regressions(summary, dev) == []
+    # another set's run adds its entry and keeps dev's
+    write_expected({"test": summary}, path)
+    assert set(json.loads(path.read_text(encoding="utf-8"))["sets"]) == {"dev", "test"}
     with pytest.raises(InputError, match="hybrid method and answers"):
-        write_expected({"retrieval": summary["retrieval"]}, tmp_path / "x.json")
+        write_expected({"dev": {"retrieval": summary["retrieval"]}}, tmp_path / "x.json")
 
 
 # -- the CLI, end to end with the fake encoder
@@ -218,8 +222,11 @@ def test_cli_eval_writes_a_reproducible_report(tiny, tmp_path, capsys):
     assert "naive" in table and "hybrid" in table and "accuracy" in table
     for name in ("summary.json", "latency.json", "answers.jsonl", "report.md", "chart.png",
                  *(f"run.{m}.trec" for m in DEFAULT_METHODS)):
-        assert (rep1 / name).stat().st_size > 0, name
-    s = json.loads((rep1 / "summary.json").read_text(encoding="utf-8"))
+        assert (rep1 / "tiny" / name).stat().st_size > 0, name
+    s = json.loads((rep1 / "tiny" / "summary.json").read_text(encoding="utf-8"))
+    # the side-by-side report and summary name every set run
+    assert json.loads((rep1 / "summary.json").read_text("utf-8"))["sets"]["tiny"] == s
+    assert "[tiny](tiny/report.md)" in (rep1 / "report.md").read_text("utf-8")
     assert s["questions"]["n"] == 3 and s["questions"]["answerable"] == 2
     assert set(s["retrieval"]) == set(DEFAULT_METHODS)
     assert s["retrieval"]["hybrid"]["all"]["n"] == 2
@@ -227,20 +234,21 @@ def test_cli_eval_writes_a_reproducible_report(tiny, tmp_path, capsys):
     assert s["answers"]["all"]["n_unanswerable"] == 1
     assert s["settings"]["model_id"] == "hash-256" and s["settings"]["naive"]["window"] == 500
     assert "latency" not in json.dumps(s) and "p50" not in json.dumps(s)
-    run = (rep1 / "run.dense.trec").read_text(encoding="utf-8").splitlines()
+    run = (rep1 / "tiny" / "run.dense.trec").read_text(encoding="utf-8").splitlines()
     assert len(run) == 30 and run[0].split()[:2] == ["t1", "Q0"]
-    answers = [json.loads(x) for x in (rep1 / "answers.jsonl").read_text("utf-8").splitlines()]
+    answers = [json.loads(x) for x in (rep1 / "tiny" / "answers.jsonl").read_text("utf-8").splitlines()]
     assert [a["id"] for a in answers] == ["t1", "t2", "t3"]
-    assert "![recall and MRR per method](chart.png)" in (rep1 / "report.md").read_text("utf-8")
+    assert "![recall and MRR per method](chart.png)" in (rep1 / "tiny" / "report.md").read_text("utf-8")
 
     assert main(["eval", "--questions", str(tiny), "--report", str(rep2), "--json",
                  "--methods", "bm25,hybrid-weighted", "--no-answers"]) == 0
-    printed = json.loads(capsys.readouterr().out)
+    printed = json.loads(capsys.readouterr().out)["sets"]["tiny"]
     assert set(printed["retrieval"]) == {"bm25", "hybrid-weighted"} and "answers" not in printed
     assert printed["retrieval"]["hybrid-weighted"]["fusion"] == "weighted"
     # deterministic: the same methods give byte-identical summaries
     assert main(["eval", "--questions", str(tiny), "--report", str(rep2)]) == 0
-    assert (rep1 / "summary.json").read_bytes() == (rep2 / "summary.json").read_bytes()
+    assert (rep1 / "tiny" / "summary.json").read_bytes() == (
+        rep2 / "tiny" / "summary.json").read_bytes()
 
 
 @pytest.mark.slow
@@ -268,8 +276,9 @@ def test_cli_eval_write_expected_writes_the_guard_floor(tiny, corpus_home, tmp_p
 
     assert main(["eval", "--questions", str(tiny), "--report", str(tmp_path / "r"),
                  "--write-expected"]) == 0
-    summary = json.loads((tmp_path / "r" / "summary.json").read_text(encoding="utf-8"))
+    summary = json.loads((tmp_path / "r" / "tiny" / "summary.json").read_text(encoding="utf-8"))
     expected = json.loads((corpus_home / "eval" / "expected.json").read_text(encoding="utf-8"))
-    assert expected["figures"]["answers.all.accuracy"]["value"] == (
+    tiny_floor = expected["sets"]["tiny"]
+    assert tiny_floor["figures"]["answers.all.accuracy"]["value"] == (
         summary["answers"]["all"]["accuracy"])
-    assert regressions(summary, expected) == []
+    assert regressions(summary, tiny_floor) == []

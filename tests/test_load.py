@@ -16,7 +16,7 @@ import uvicorn
 
 from rag.app.api import create_app
 
-# (question, key figure its answer must contain); from eval/questions.jsonl
+# (question, key figure its answer must contain)
 QUESTIONS = [
     ("海珠区累计培育了多少个大模型备案项目？", "40个"),
     ("南沙扶持办法最高给多少钱？", "1000万"),

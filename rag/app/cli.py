@@ -298,11 +298,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--host")
     sp.add_argument("--port", type=int)
     sp = add("eval", cmd_eval)
-    sp.add_argument("--questions", help="question file (default eval/questions.jsonl)")
+    sp.add_argument("--sets", help="question sets of eval/ to score side by side, e.g. dev,test "
+                    "(default: every one of dev, test, reviewed that exists)")
+    sp.add_argument("--questions", help="one question file instead of the sets")
     sp.add_argument("--methods", default="naive,bm25,dense,hybrid")
+    sp.add_argument("--llm", action="store_true",
+                    help="also score the LLM answerer (RAG_LLM_BASE_URL), with seconds per answer")
     sp.add_argument("--report", help="report folder (default eval/report)")
     sp.add_argument("--json", action="store_true")
-    sp.add_argument("--validate", action="store_true", help="only check the question file")
+    sp.add_argument("--validate", action="store_true", help="only check the question files")
     sp.add_argument("--no-answers", action="store_true", help="retrieval metrics only")
     sp.add_argument("--write-expected", action="store_true",
                     help="also write the guarded figures to eval/expected.json")

@@ -35,27 +35,33 @@ def lookup(summary: dict, dotted: str) -> float:
 
 
 def expected_from(summary: dict) -> dict:
-    """The guarded figures of ``summary``, in the eval/expected.json layout."""
+    """The guarded figures of one set's ``summary``: ``{"figures": {path: {value, better}}}``."""
     try:
         figures = {k: {"value": lookup(summary, k), "better": b}
                    for k, b in EXPECTED_FIGURES.items()}
     except KeyError as err:
         raise InputError(f"The run has no {err} figure; write expected figures from a run "
                          "with the hybrid method and answers.") from None
-    return {"tolerance": TOLERANCE, "figures": figures}
+    return {"figures": figures}
 
 
-def write_expected(summary: dict, path: Path) -> Path:
-    """Write the guarded figures of ``summary`` to ``path`` (eval/expected.json)."""
+def write_expected(summaries: dict[str, dict], path: Path) -> Path:
+    """Write the guarded figures of each set's summary to ``path`` (eval/expected.json),
+    keeping the entries of sets this run did not evaluate."""
     path = Path(path)
+    old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    sets = dict(old.get("sets", {}))
+    sets.update({name: expected_from(s) for name, s in summaries.items()})
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(expected_from(summary), indent=2) + "\n", encoding="utf-8")
+    out = {"tolerance": old.get("tolerance", TOLERANCE), "sets": dict(sorted(sets.items()))}
+    path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     return path
 
 
-def regressions(summary: dict, expected: dict) -> list[str]:
-    """Guarded figures that moved the wrong way by more than the tolerance."""
-    tol = float(expected.get("tolerance", TOLERANCE))
+def regressions(summary: dict, expected: dict, tolerance: float = TOLERANCE) -> list[str]:
+    """Guarded figures of one set that moved the wrong way by more than ``tolerance``;
+    ``expected`` is that set's entry of eval/expected.json."""
+    tol = float(tolerance)
     out = []
     for key, spec in expected["figures"].items():
         now, then = lookup(summary, key), float(spec["value"])

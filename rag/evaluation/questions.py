@@ -16,7 +16,7 @@ key is ignored.
 
 Check a file from the shell::
 
-    python -m rag.evaluation.questions validate eval/questions.jsonl
+    python -m rag.evaluation.questions validate eval/dev.jsonl
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ QUESTION_TYPES = frozenset(
     {"fact", "number", "entity", "date", "temporal", "multi_doc", "unanswerable"}
 )
 REQUIRED_KEYS = ("id", "question", "doc", "evidence", "answer", "answer_keys", "type")
-DEFAULT_FILE = "questions.jsonl"  # in the eval folder (RAG_EVAL_DIR)
+DEFAULT_FILE = "dev.jsonl"  # in the eval folder (RAG_EVAL_DIR): the set the bench times
 
 # A question whose answer the article states with a relative date (今年4月 in a 2023 article)
 # is tagged "reldate"; its keys may be the resolved date (2023年4月), which the text never prints.
@@ -103,7 +103,7 @@ def load_questions(path: Path) -> list[Question]:
 
 def load_eval_questions(settings: Settings, path: Path | None = None) -> list[Question]:
     """The questions every eval and bench run is over: ``path``, else the eval folder's
-    ``questions.jsonl`` (a missing default file says how to provide one)."""
+    ``dev.jsonl`` (a missing default file says how to provide one)."""
     if path is not None:
         return load_questions(path)
     default = Path(settings.eval_dir) / DEFAULT_FILE

@@ -137,10 +137,11 @@ def write_report(result: EvalResult, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for method, run in result.runs.items():
         write_trec(folder / f"run.{method}.trec", run, f"rag-{method}")
-    if result.answers:
-        with open(folder / "answers.jsonl", "w", encoding="utf-8") as f:
-            for row in result.answers:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    for name, rows in (("answers.jsonl", result.answers), ("answers_llm.jsonl", result.answers_llm)):
+        if rows:
+            with open(folder / name, "w", encoding="utf-8") as f:
+                for row in rows:
+                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
     dump = dict(ensure_ascii=False, indent=2, sort_keys=False)
     (folder / "summary.json").write_text(json.dumps(result.summary, **dump) + "\n",
                                          encoding="utf-8")

@@ -32,6 +32,7 @@ class EvalResult:
     latency: dict
     runs: dict[str, dict[str, list[Ranked]]] = field(default_factory=dict)
     answers: list[dict] = field(default_factory=list)
+    answers_llm: list[dict] = field(default_factory=list)  # rag eval --llm
 
 
 def canonical_order(ranked: Iterable[Ranked]) -> list[Ranked]:

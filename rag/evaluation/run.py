@@ -9,8 +9,10 @@ question (metrics in :mod:`rag.evaluation.metrics`). Methods:
 
 From the shell::
 
-    rag eval --methods naive,bm25,dense,hybrid --report eval/report
-    rag eval --write-expected     # also refresh eval/expected.json (the guard's floor)
+    rag eval --sets dev                   # one set; default: dev, test, reviewed side by side
+    rag eval --questions my.jsonl --methods hybrid
+    rag eval --llm                        # the LLM answerer too (RAG_LLM_BASE_URL)
+    rag eval --write-expected             # also refresh eval/expected.json (the guard's floor)
 """
 
 from __future__ import annotations
@@ -33,15 +35,10 @@ from rag.evaluation.metrics import (
     retrieval_metrics,
     strip_markers,
 )
-from rag.evaluation.questions import (
-    DEFAULT_FILE,
-    Question,
-    load_eval_questions,
-    report_problems,
-    validate,
-)
-from rag.evaluation.report import format_table, write_report
+from rag.evaluation.questions import Question, load_questions, report_problems, validate
+from rag.evaluation.report import format_table
 from rag.evaluation.results import EvalResult, Ranked, canonical_order
+from rag.evaluation.sets import compare_table, resolve_sets, write_sets_report
 from rag.evaluation.summary import (
     ROUND,
     answer_figures,
@@ -83,9 +80,10 @@ def _check_methods(methods: Sequence[str]) -> None:
 
 def run_eval(pipeline, questions: Sequence[Question], methods: Sequence[str] = DEFAULT_METHODS,
              answers: bool = True, questions_file: Path | None = None,
-             progress: bool = True) -> EvalResult:
+             progress: bool = True, llm: bool = False) -> EvalResult:
     """Evaluate ``methods`` (and, unless ``answers`` is False, ``pipeline.ask``) on
-    ``questions``. The pipeline's index must exist (``pipeline.ensure_index()``)."""
+    ``questions``; with ``llm`` also the LLM answerer (``answers_llm``, with seconds per
+    answer). The pipeline's index must exist (``pipeline.ensure_index()``)."""
     _check_methods(methods)
     questions = list(questions)
     answerable = {i: q for i, q in enumerate(questions) if q.answerable}
@@ -118,6 +116,12 @@ def run_eval(pipeline, questions: Sequence[Question], methods: Sequence[str] = D
         rows, result.answers, timings = _answer_all(pipeline, questions, progress)
         answer_summary = breakdown(rows, groups, answer_figures)
         result.latency["answer"] = {k: percentiles(v) for k, v in timings.items()}
+    llm_summary = None
+    if llm:
+        rows, result.answers_llm, timings = _answer_all(pipeline, questions, progress, llm=True)
+        llm_summary = breakdown(rows, groups, answer_figures)
+        llm_summary["seconds_per_answer"] = round(percentiles(timings["wall"])["p50"] / 1000, 2)
+        result.latency["answer_llm"] = {k: percentiles(v) for k, v in timings.items()}
 
     result.summary = {
         "questions": describe_questions(questions, groups, questions_file),
@@ -127,6 +131,8 @@ def run_eval(pipeline, questions: Sequence[Question], methods: Sequence[str] = D
     }
     if answer_summary is not None:
         result.summary["answers"] = answer_summary
+    if llm_summary is not None:
+        result.summary["answers_llm"] = llm_summary
     return result
 
 
@@ -166,18 +172,19 @@ def _rank_all(questions: Sequence[Question], answerable: dict[int, Question], se
     return run, per_q, timings
 
 
-def _answer_all(pipeline, questions: Sequence[Question], show: bool):
+def _answer_all(pipeline, questions: Sequence[Question], show: bool, llm: bool = False):
     """Ask every question; returns rows for the figures, answers.jsonl rows and timings."""
     rows: dict[int, dict] = {}
     answers: list[dict] = []
     timings: dict[str, list[float]] = {}
-    with progress_bar(len(questions), "answers", show) as bar:
+    with progress_bar(len(questions), "llm answers" if llm else "answers", show) as bar:
         for i, q in enumerate(questions):
             t0 = time.perf_counter()
-            ans = pipeline.ask(q.question)
+            ans = pipeline.ask(q.question, llm=llm)
             total = (time.perf_counter() - t0) * 1000
             for k, v in {**dict(ans.timings_ms), "wall": total}.items():
                 timings.setdefault(k, []).append(v)
+            # An LLM answer that fell back to the extractive one is scored as it was shown.
             correct = answer_correct(q, ans.text, ans.refused)
             rows[i] = {"answerable": q.answerable, "refused": ans.refused,
                        "correct": correct, "chars": len(strip_markers(ans.text).strip())}
@@ -208,34 +215,46 @@ def validate_all(questions: Sequence[Question], pipeline) -> list[str]:
 
 
 def main_cli(args, settings: Settings) -> int:
-    """``rag eval``: validate (``--validate``) or evaluate, write the report, print a table;
-    with ``--write-expected`` also write the guarded figures to eval/expected.json.
+    """``rag eval``: validate (``--validate``) or evaluate every question set side by side
+    (``--sets dev,test``, or one ``--questions FILE``), write the reports, print a table; with
+    ``--write-expected`` also write the guarded figures to eval/expected.json.
 
     Returns the exit code: 0, or 1 when ``--validate`` finds problems.
     """
-    given = Path(args.questions) if getattr(args, "questions", None) else None
-    questions = load_eval_questions(settings, given)
-    qpath = given or Path(settings.eval_dir) / DEFAULT_FILE
+    sets = resolve_sets(settings.eval_dir, getattr(args, "sets", None),
+                        getattr(args, "questions", None))
+    loaded = {name: load_questions(path) for name, path in sets.items()}
     methods = parse_methods(getattr(args, "methods", None))
+    llm = bool(getattr(args, "llm", False))
+    if llm and not settings.llm_base_url:
+        raise InputError("--llm needs an LLM server; set RAG_LLM_BASE_URL.")
     pipeline = Pipeline(settings)
     pipeline.ensure_index()
-    problems = validate_all(questions, pipeline)
+    problems = {name: validate_all(qs, pipeline) for name, qs in loaded.items()}
     if getattr(args, "validate", False):
-        return report_problems(problems, len(questions))
-    if problems:  # scores over a broken question set would mislead; say so, still report
-        print(f"warning: {len(problems)} problem(s) in {qpath}; run `rag eval --validate`.",
-              file=sys.stderr)
-    result = run_eval(pipeline, questions, methods, answers=not getattr(args, "no_answers", False),
-                      questions_file=qpath)
+        return max(report_problems(problems[n], len(loaded[n])) for n in loaded)
+    for name, found in problems.items():
+        if found:  # scores over a broken question set would mislead; say so, still report
+            print(f"warning: {len(found)} problem(s) in {sets[name]}; run `rag eval --validate`.",
+                  file=sys.stderr)
+    results = {name: run_eval(pipeline, qs, methods,
+                              answers=not getattr(args, "no_answers", False),
+                              questions_file=sets[name], llm=llm)
+               for name, qs in loaded.items()}
     report = Path(args.report) if getattr(args, "report", None) else (
         Path(settings.eval_dir) / "report")
-    write_report(result, report)
+    combined = write_sets_report(results, report)
     if getattr(args, "write_expected", False):
-        path = write_expected(result.summary, Path(settings.eval_dir) / "expected.json")
+        path = write_expected({n: r.summary for n, r in results.items()},
+                              Path(settings.eval_dir) / "expected.json")
         print(f"wrote {path}", file=sys.stderr)
     if getattr(args, "json", False):
-        print(json.dumps(result.summary, ensure_ascii=False))
+        print(json.dumps({"sets": {n: r.summary for n, r in results.items()}},
+                         ensure_ascii=False))
     else:
-        print(format_table(result.summary))
-        print(f"report: {report / 'report.md'}", file=sys.stderr)
+        for name, r in results.items():
+            print(f"== {name} ({sets[name]})\n{format_table(r.summary)}")
+        if len(results) > 1:
+            print(compare_table({n: r.summary for n, r in results.items()}, markdown=False))
+        print(f"report: {combined}", file=sys.stderr)
     return 0

@@ -5,7 +5,7 @@ What one run measures (all on a private copy of the index, so the live one is un
 - model load (the first ``encode`` of the configured encoder), index build of the corpus
   with every chunk embedded (``rebuild``), chunks per second;
 - warm latency p50/p95/p99 of ``search`` (hybrid, dense, bm25) and of extractive ``ask``
-  over the questions of ``eval/questions.jsonl``;
+  over the questions of ``eval/dev.jsonl``;
 - cold start to the first answer: a fresh ``python -m rag ask "..." --json`` timed end to
   end, and the same inside a fresh process (model load + index load + first answer);
 - peak RSS (``VmHWM``) of a serving process that loads the pipeline and answers questions;
