@@ -16,8 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rag.answer.analysis import complete_followup
-from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.extractive import ExtractiveAnswerer, Found
 from rag.answer.llm.answerer import LLMAnswerer
 from rag.answer.llm.client import LLMClient
 from rag.corpus.add import IngestReport, add_files
@@ -27,6 +26,7 @@ from rag.index.manifest import Manifest
 from rag.index.snapshot import IndexSnapshot
 from rag.index.store import IndexStore
 from rag.models.encoder import get_encoder
+from rag.retrieve.query import QueryAnalysis, complete_followup
 from rag.retrieve.search import Retriever, SearchResult
 from rag.settings import Settings
 from rag.types import Answer, Document
@@ -182,33 +182,57 @@ class Pipeline:
         full_q = complete_followup(q, [self.check_question(h) for h in history if h and h.strip()])
         k = k or self.settings.answer_passages
         retriever = self.retriever()  # once: an ingest landing meanwhile must not mix snapshots
-        res = retriever.search(full_q, k=k, doc_ids=doc_ids, since=since, until=until)
+        qa = retriever.analyze(full_q)
+        filters = dict(doc_ids=doc_ids, since=since, until=until)
+        found = [self._find(retriever, part, k, filters) for part in (qa.parts or (qa,))]
+        res = found[0].result if len(found) == 1 else retriever.search(
+            full_q, k=k, searched=qa.searched, **filters)
         t_ret = (time.perf_counter() - t0) * 1000
-        extractive = ExtractiveAnswerer(self.settings, retriever)
+        extractive = ExtractiveAnswerer(self.settings, retriever.snap, retriever.tokenizer)
+
         def fallback() -> Answer:
-            return extractive.answer(full_q, res)
+            return extractive.answer(full_q, found)
 
         if llm:
-            if not self.settings.llm_base_url:
-                ans = fallback()
-                yield _with(ans, note="未配置 LLM 服务(RAG_LLM_BASE_URL),以下为抽取式答案。",
-                            question=q)
-                return
-            s = self.settings
-            client = LLMClient(s.llm_base_url, s.llm_model, s.llm_api_key, s.llm_timeout)
-            passages = extractive.passages(res)
-            for item in LLMAnswerer(client, s).stream(full_q, passages, fallback):
-                if isinstance(item, Answer):
-                    yield _with(item, question=q, hits=res.hits,
-                                timings=(("retrieve", t_ret),
-                                         ("total", (time.perf_counter() - t0) * 1000)))
-                else:
-                    yield item
+            yield from self._llm(q, full_q, res, extractive, fallback, t0, t_ret)
             return
         ans = fallback()
         yield _with(ans, question=q, hits=res.hits,
                     timings=(("retrieve", t_ret), *ans.timings_ms,
                              ("total", (time.perf_counter() - t0) * 1000)))
+
+    def _find(self, retriever: Retriever, qa: QueryAnalysis, k: int, filters: dict) -> Found:
+        """One (sub-)question's hits, hits from articles of other years (a figure question
+        without a year may be answered at two dates), and its sentences' similarities."""
+        res = retriever.search(qa.text, k=k, searched=qa.searched, **filters)
+        other: tuple = ()
+        if res.hits and not qa.years and qa.qtype == "number" \
+                and not filters.get("doc_ids"):
+            year = retriever.snap.docs[res.hits[0].chunk.doc_id].meta.year()
+            others = [d.doc_id for d in retriever.snap.docs.values()
+                      if d.meta.year() and d.meta.year() != year]
+            if year and others:
+                other = retriever.search(qa.text, k=4, searched=qa.searched, doc_ids=others,
+                                         since=filters.get("since"),
+                                         until=filters.get("until")).hits
+        sims = retriever.sentence_similarities(qa.searched, (*res.hits, *other))
+        return Found(qa, res, tuple(other), sims)
+
+    def _llm(self, q: str, full_q: str, res: SearchResult, extractive: ExtractiveAnswerer,
+             fallback, t0: float, t_ret: float) -> Iterator[str | Answer]:
+        if not self.settings.llm_base_url:
+            yield _with(fallback(), note="未配置 LLM 服务(RAG_LLM_BASE_URL),以下为抽取式答案。",
+                        question=q)
+            return
+        s = self.settings
+        client = LLMClient(s.llm_base_url, s.llm_model, s.llm_api_key, s.llm_timeout)
+        for item in LLMAnswerer(client, s).stream(full_q, extractive.passages(res), fallback):
+            if isinstance(item, Answer):
+                yield _with(item, question=q, hits=res.hits,
+                            timings=(("retrieve", t_ret),
+                                     ("total", (time.perf_counter() - t0) * 1000)))
+            else:
+                yield item
 
     def health(self) -> dict:
         """Status for /api/health: never raises."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, fields
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,9 @@ class Settings:
 
     # Answering
     answer_passages: int = 5
+    # "Today" for 今年/去年 in questions, as YYYY-MM-DD; empty: the real date. The eval pins it
+    # to the day its question sets were written, so their figures do not move with the calendar.
+    today: str = ""
     refuse_threshold: float = 0.35  # swept on eval/dev.jsonl: false refusals <= 0.05
     max_question_chars: int = 1000
 
@@ -108,8 +112,19 @@ class Settings:
         if self.embed_backend not in ("auto", "onnx", "torch"):
             raise InputError(f"RAG_EMBED_BACKEND must be 'auto', 'onnx' or 'torch', not "
                              f"{self.embed_backend!r}.")
+        if self.today:
+            try:
+                date.fromisoformat(self.today)
+            except ValueError:
+                raise InputError(f"RAG_TODAY must be a date like 2026-11-30, not "
+                                 f"{self.today!r}.") from None
         if self.ann not in ("exact", "hnsw", "auto"):
             raise InputError(f"RAG_ANN must be 'exact', 'hnsw' or 'auto', not {self.ann!r}.")
+
+    @property
+    def today_date(self) -> date:
+        """``today`` as a date (the real date when unset)."""
+        return date.fromisoformat(self.today) if self.today else date.today()
 
     @classmethod
     def load(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -1,45 +1,113 @@
-"""Pure parts of the extractive answerer: follow-ups, answer types, years."""
+"""Pure parts of question reading and the answerer: answer types, parts of a question,
+follow-ups, relative dates, plan and year fit. Made-up questions and sentences only."""
+
+from datetime import date
 
 import pytest
 
-from rag.answer.analysis import answer_type, complete_followup, question_years, sentence_years
+from rag.answer.candidates import list_items
+from rag.answer.dates import absolute_text, resolve_dates, statement_years
+from rag.answer.features import is_plan, plan_fit, year_fit
+from rag.retrieve.query import QueryAnalysis, answer_type, complete_followup, split_parts
 
 
 @pytest.mark.parametrize("q,hist,expect", [
-    ("那2025年呢", ["海珠2026年大模型目标是多少"], "海珠2025年大模型目标是多少"),
-    ("那2025年呢?", ["海珠2026年大模型目标是多少"], "海珠2025年大模型目标是多少"),
-    ("南沙呢", ["海珠2026年大模型目标是多少"], "海珠2026年大模型目标是多少 南沙"),
-    ("南沙扶持办法最高给多少钱", ["海珠2026年大模型目标是多少"], "南沙扶持办法最高给多少钱"),
-    ("那2025年呢", [], "那2025年呢"),
+    ("那2024年呢", ["甲区2025年的目标是多少"], "甲区2024年的目标是多少"),
+    ("那2024年呢?", ["甲区2025年的目标是多少"], "甲区2024年的目标是多少"),
+    ("乙区呢", ["甲区2025年的目标是多少"], "甲区2025年的目标是多少 乙区"),
+    ("丙区补贴最高多少", ["甲区2025年的目标是多少"], "丙区补贴最高多少"),
+    ("那2024年呢", [], "那2024年呢"),
 ])
 def test_complete_followup(q, hist, expect):
     assert complete_followup(q, hist) == expect
 
 
 @pytest.mark.parametrize("q,t", [
-    ("南沙扶持办法最高给多少钱", "number"),
-    ("海珠区累计培育了几个大模型备案项目", "number"),
-    ("谁担任联盟理事长", "entity"),
-    ("Who founded Quwan?", "entity"),
-    ("海珠区人工智能发展局什么时候挂牌成立", "date"),
-    ("哪一年唯品会入驻琶洲", "date"),
-    ("联盟聚焦哪些核心任务", "list"),
+    ("某区扶持办法最高给多少钱", "number"),
+    ("某园区累计引进了几家企业", "number"),
+    ("该市科技排名全国第几", "number"),
+    ("谁担任协会会长", "entity"),
+    ("这个平台是哪家公司做的", "entity"),
+    ("Who founded the lab?", "entity"),
+    ("某中心什么时候挂牌", "date"),
+    ("哪一年办的展会", "date"),
+    ("联盟聚焦哪些任务", "list"),
+    ("三大任务是什么", "list"),
+    ("哪几条线路开通了", "list"),
+    ("What revenue target did the district set?", "number"),
 ])
 def test_answer_type(q, t):
     assert answer_type(q) == t
 
 
-def test_question_years_explicit_and_relative():
-    assert question_years("海珠2026年大模型目标") == {2026}
-    assert question_years("2023年到2025年") == {2023, 2025}
-    assert question_years("今年目标") == set()  # no clock given: no guess
-    assert question_years("去年营收", today_year=2026) == {2025}
+@pytest.mark.parametrize("q,parts", [
+    ("甲区有多少家企业？乙区呢？", ["甲区有多少家企业", "乙区呢"]),
+    ("某会哪天开的；谁主持的", ["某会哪天开的", "谁主持的"]),
+    ("甲区有多少家企业，乙区呢", ["甲区有多少家企业", "乙区呢"]),
+    ("某区有多少家企业？", ["某区有多少家企业？"]),
+])
+def test_split_parts(q, parts):
+    assert split_parts(q) == parts
 
 
-def test_sentence_years_resolve_against_publication_year():
-    years, explicit = sentence_years("今年4月,百度飞桨落地琶洲算谷", 2023)
-    assert years == {2023} and not explicit
-    years, explicit = sentence_years("该中心去年9月试运营", 2023)
-    assert years == {2022}
-    years, explicit = sentence_years("力争2026年新引进50个团队", 2026)
-    assert years == {2026} and explicit
+def test_relative_dates_resolve_against_the_articles_date():
+    refs = resolve_dates("去年9月启用,今年3月扩建,年底前完工", "2021-06-10")
+    assert [(r.original, r.absolute) for r in refs] == [
+        ("去年9月", "2020年9月"), ("今年3月", "2021年3月"), ("年底", "2021年年底")]
+    # a month written without its year is the article's year; one after a year stays
+    assert [r.absolute for r in resolve_dates("7月开放", "2019-11-02")] == ["2019年7月"]
+    assert resolve_dates("2018年7月开放", "2019-11-02") == []
+    # 本月 needs the article's month
+    assert resolve_dates("本月开放", "2019") == []
+    assert [r.absolute for r in resolve_dates("本月开放", "2019-11")] == ["2019年11月"]
+
+
+def test_absolute_text_keeps_the_original_beside_it():
+    assert absolute_text("今年5月,某馆开馆", "2022-08-01") == (
+        "2022年5月(原文“今年5月”,报道日期2022-08-01),某馆开馆")
+    assert absolute_text("某馆开馆", "2022-08-01") == "某馆开馆"
+
+
+def test_statement_years():
+    assert statement_years("力争全年新增企业30家", "2024-02-01") == ({2024}, False)
+    assert statement_years("2023年实现营收9亿元", "2024-02-01") == ({2023}, True)
+    assert statement_years("持续优化营商环境", "2024-02-01") == (set(), False)
+
+
+def _qa(**kw) -> QueryAnalysis:
+    base = dict(text="q", lang="zh", corrected="q", searched="q", qtype="number")
+    return QueryAnalysis(**{**base, **kw})
+
+
+def test_plan_year_versus_mentioned_year():
+    plan_2024 = _qa(years=(2024,), asks_plan=True)
+    # a 2024 article's "全年" is 2024, and it is a plan
+    assert year_fit(plan_2024, "力争全年引进企业超40家", "2024-02-01", 2024) == 1
+    assert plan_fit(plan_2024, "力争全年引进企业超40家") == 1
+    # a later article printing 2024 states a result, not a plan
+    assert year_fit(plan_2024, "2024年实现营收20亿元", "2025-03-01", 2025) == 1
+    assert plan_fit(plan_2024, "2024年实现营收20亿元") == -1
+    # no year written, an article of another year: another year's present
+    assert year_fit(plan_2024, "持续推进平台建设", "2025-03-01", 2025) < 0
+    assert is_plan("将建设三个园区") and not is_plan("将近一半的企业")
+
+
+def test_list_items_follow_their_announcement():
+    assert list_items("一是建平台,做服务;二是引人才;三是优环境。") == ["建平台", "引人才", "优环境"]
+    assert list_items("重点包括:芯片、软件和数据。") == ["芯片", "软件", "数据"]
+    assert list_items("没有列举的句子。") == []
+
+
+def test_questions_in_two_parts_are_completed_from_the_first(tmp_path):
+    from rag.retrieve.query import analyze
+    from rag.text.spelling import TypoCorrector
+    from rag.text.tokenize import default_tokenizer
+
+    tk = default_tokenizer()
+    corrector = TypoCorrector({}, "", tk)
+    qa = analyze("海珠区有多少家企业？南沙区呢？", tk, corrector, date(2026, 1, 1))
+    assert [p.corrected for p in qa.parts] == ["海珠区有多少家企业", "南沙区有多少家企业"]
+    qa = analyze("天河和黄埔分别有多少家企业？", tk, corrector, date(2026, 1, 1))
+    assert [p.subjects for p in qa.parts] == [("天河",), ("黄埔",)]
+    qa = analyze("今年的目标是多少", tk, corrector, date(2026, 1, 1))
+    assert qa.years == (2026,) and qa.relative == (("今年", 2026),)

@@ -1,43 +1,65 @@
-"""Candidate sentences of the retrieved passages, and how well each answers the question.
+"""Candidate sentences of the retrieved passages: every sentence a passage overlaps, a list
+announced by a sentence together with its items, and the neighbours an answer may need.
 
-Each candidate is scored by keyword overlap with the question (IDF-weighted jieba tokens;
-figures count whole), the answer type (多少/几 want a figure, 谁 a person, 哪年 a date, 哪些 a
-list), time (years in the sentence, with 今年/去年 resolved against the article's date, must fit
-the year asked) and the passage's retrieval rank.
+    >>> list_items("技术方面,重点突破芯片;产业方面,引进企业;生态方面推动建设平台。")
+    ['技术', '产业', '生态']
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
-import numpy as np
-
-from rag.answer.analysis import ASKS_TARGET, PLAN_WORDS, sentence_years
 from rag.index.snapshot import IndexSnapshot
-from rag.retrieve.search import Retriever, SearchResult
-from rag.text.patterns import FIGURE, SPEECH_VERBS, YEAR_TOKEN
-from rag.types import Document
+from rag.text.patterns import ENUMERATOR, LIST_ANNOUNCE, SPEECH_VERBS
+from rag.types import Document, Hit
 
-__all__ = ["PERSON", "Candidate", "SentenceView", "english_rescore", "score"]
+__all__ = ["Candidate", "SentenceView", "list_items"]
 
-_LIST = re.compile(r"[、]")
-PERSON = re.compile("|".join(SPEECH_VERBS))  # a sentence that names who said it
-_DATEPAT = re.compile(r"(20\d\d年|\d{1,2}月\d{1,2}日|\d{1,2}月|今年|去年|年底|前不久|近日)")
+_ITEM_SPLIT = re.compile(r"[;；。]")
+_ASPECT = re.compile(r"^(?:在)?([^,，、:：;；]{2,10}?)方面")
+_COLON_LIST = re.compile(r"[:：]([^。;；]{4,120})")
+_VERBS = "(" + "|".join(SPEECH_VERBS) + ")"
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One sentence (``doc.text[start:end] == text``) of a retrieved passage."""
+    """One sentence (or an announced list with its items) of a retrieved passage:
+    ``doc.text[start:end] == text``. ``sim`` is its dense similarity to the question."""
 
     doc_id: str
     start: int
     end: int
     text: str
     hit_rank: int
+    sim: float = 0.0
+    kind: str = "sentence"  # or "list": an announcing sentence joined with its items
     score: float = 0.0
     coverage: float = 0.0
+    attribute: float = 1.0  # coverage of the words naming the asked measure (1: none named)
     year_fit: int = 0  # +1 fits the asked year, -1 contradicts it, 0 no year asked / unknown
+
+
+def list_items(text: str) -> list[str]:
+    """The items of an enumeration: "X方面,…" clauses, "一是…二是…", ①②, or "：A、B、C"."""
+    items: list[str] = []
+    for clause in _ITEM_SPLIT.split(text):
+        clause = clause.strip(" ,，")
+        m = _ASPECT.match(clause)
+        if m:
+            items.append(m.group(1))
+            continue
+        e = ENUMERATOR.match(clause)
+        if e:
+            rest = clause[e.end():].lstrip(":：,， ")
+            items.append(re.split(r"[,，]", rest)[0][:30])
+    if len(items) >= 2:
+        return items
+    m = _COLON_LIST.search(text)
+    if m and "、" in m.group(1):
+        return [x.strip() for x in re.split(r"[、]|和|及", m.group(1)) if x.strip()][:10]
+    return []
 
 
 class SentenceView:
@@ -63,18 +85,64 @@ class SentenceView:
             self.snap.cache.answer_sentences[doc.doc_id] = spans
         return spans
 
-    def candidates(self, res: SearchResult) -> list[Candidate]:
-        """Every sentence overlapping a retrieved passage, once, in hit order."""
+    def candidates(self, hits: Iterable[Hit], sims: Mapping[tuple[str, int, int], float],
+                   lists: bool = False) -> list[Candidate]:
+        """Every sentence overlapping a hit, once, in hit order; an announced list also as one
+        candidate joined with its items (the sentences that follow in its paragraph)."""
         seen = set()
         out = []
-        for h in res.hits:
+        for h in hits:
             d = self.docs[h.chunk.doc_id]
             for s, e in self.of(d):
                 if e <= h.chunk.start or s >= h.chunk.end or (d.doc_id, s) in seen:
                     continue
                 seen.add((d.doc_id, s))
-                out.append(Candidate(d.doc_id, s, e, d.text[s:e], h.rank))
+                c = Candidate(d.doc_id, s, e, d.text[s:e], h.rank, _sim(sims, d.doc_id, s, e))
+                out.append(c)
+                joined = self._with_items(c) if lists else None
+                if joined is not None:
+                    out.append(joined)
         return out
+
+    def _with_items(self, c: Candidate) -> Candidate | None:
+        """``c`` joined with the next sentences of its paragraph when it announces a list
+        ("将聚焦三大任务。" then "A方面,…;B方面,…") and they hold its items."""
+        if not LIST_ANNOUNCE.search(c.text) or list_items(c.text):
+            return None
+        d = self.docs[c.doc_id]
+        para_end = next((pe for ps, pe in d.paragraphs if ps <= c.start < pe), c.end)
+        after = [(s, e) for s, e in self.of(d) if s >= c.end and e <= para_end][:3]
+        end = c.end
+        for _, e in after:
+            end = e
+            if len(list_items(d.text[c.end:end])) >= 2:
+                return Candidate(c.doc_id, c.start, end, d.text[c.start:end], c.hit_rank,
+                                 c.sim, kind="list")
+        return None
+
+    def speaker(self, c: Candidate) -> tuple[int, int] | None:
+        """Who said a quoted sentence: the attribution clause after the closing quote in the
+        next sentences of the paragraph ("…的地方。”某某举例,…" -> "某某举例"), or a "X说:"
+        before the quote. Returns a span of the document, or None."""
+        d = self.docs[c.doc_id]
+        para = next(((ps, pe) for ps, pe in d.paragraphs if ps <= c.start < pe), (0, len(d.text)))
+        sents = [sp for sp in self.of(d) if para[0] <= sp[0] < para[1]]
+        after = [sp for sp in sents if sp[0] >= c.end][:3]
+        for n, (s, e) in enumerate([(c.start, c.end)] + after):
+            seg = d.text[s:e]
+            # After a closing quote inside the sentence ("…。”某公司副总裁某某说"), or at the
+            # start of the sentence right after the quoted one ("某某举例,…").
+            m = re.search(r"[”」]\s*([^“”,,。;；]{2,40}?)" + _VERBS, seg)
+            if m is None and n >= 1 and d.text[s - 1 : s] in "”」" or (
+                    m is None and n >= 1 and d.text[c.end - 1] in "”」"):
+                m = re.match(r"\s*([^“”,,。;；:：]{2,40}?)" + _VERBS, seg)
+            if m:
+                return s + m.start(1), s + m.end(2)
+        for s, e in [sp for sp in sents if sp[1] <= c.start][-1:]:
+            m = re.search(r"([^“”,,。;；]{2,40}?)(说|表示|指出|强调)\s*[:：]", d.text[s:e])
+            if m:
+                return s + m.start(1), s + m.end(2)
+        return None
 
     def previous_text(self, c: Candidate) -> str:
         """The sentence before ``c`` (empty at the start of the article)."""
@@ -92,81 +160,11 @@ class SentenceView:
         return d.text[lo:d.paragraphs[i][1]]
 
 
-def score(view: SentenceView, retriever: Retriever, q: str, qtoks: list[str], c: Candidate,
-          qtype: str, years: set[int]) -> Candidate:
-    """``c`` with its score, IDF coverage of the question and year fit filled in."""
-    tk = retriever.tokenizer
-    idf = retriever.snap.idf
-    doc = view.docs[c.doc_id]
-    stoks = set(tk.tokens(c.text))
-    # The title and the sentence before carry context ("大会现场…" then "活动汇聚…400余人").
-    ctx = set(tk.tokens(doc.meta.title)) | set(tk.tokens(view.previous_text(c)))
-    # Years are judged by the year logic below, which also resolves 今年/全年 against the
-    # article's date; counting the literal "2025年" here too would favour any sentence
-    # that happens to print the year over the one that says 全年 in a 2025 article.
-    qset = [t for t in dict.fromkeys(qtoks) if not (years and YEAR_TOKEN.fullmatch(t))]
-    if ASKS_TARGET.search(q.lower()) and PLAN_WORDS.search(c.text):
-        # A plan sentence answers "目标/计划" whether it prints 目标 or says 力争/将/确保:
-        # the question's 目标 (a rare, heavy word) must not favour the sentence that
-        # happens to print it over the one with the figure.
-        stoks |= {t for t in qtoks if ASKS_TARGET.fullmatch(t)}
-    w_total = sum(idf.get(t, 1.0) for t in qset) or 1.0
-    w_hit = sum(idf.get(t, 1.0) * (1.0 if t in stoks else 0.5 if t in ctx else 0.0)
-                for t in qset)
-    coverage = w_hit / w_total
-    s = 2.0 * coverage + _type_bonus(qtype, c.text)
-    if ASKS_TARGET.search(q.lower()):
-        s += 0.4 if PLAN_WORDS.search(c.text) else -0.2
-    year_fit = 0
-    if years:
-        sy, explicit = sentence_years(c.text, doc.meta.year())
-        if sy & years:
-            year_fit = 1  # the sentence itself says the year (or 今年 in that year's article)
-            s += 0.8
-        elif explicit:
-            year_fit = -1  # it names other years only
-            s -= 0.8
-        elif doc.meta.year() and doc.meta.year() not in years:
-            # No year written: it speaks of its article's present, another year.
-            year_fit = -1
-            s -= 0.4
-    s += 0.3 / c.hit_rank  # retrieval agreement
-    if len(c.text) < 8:
-        s -= 0.5  # headings and fragments do not answer
-    return replace(c, score=s, coverage=coverage, year_fit=year_fit)
+def _sim(sims: Mapping[tuple[str, int, int], float], doc_id: str, s: int, e: int) -> float:
+    """A sentence's similarity; a joined sentence takes its best part's."""
+    exact = sims.get((doc_id, s, e))
+    if exact is not None:
+        return exact
+    parts = [v for (d, ps, pe), v in sims.items() if d == doc_id and s <= ps and pe <= e]
+    return max(parts, default=0.0)
 
-
-def _type_bonus(qtype: str, text: str) -> float:
-    if qtype == "number":
-        return 0.5 if FIGURE.search(text) else -0.3
-    if qtype == "date" and _DATEPAT.search(text):
-        return 0.5
-    if qtype == "entity" and PERSON.search(text):
-        return 0.4
-    if qtype == "list" and len(_LIST.findall(text)) >= 2:
-        return 0.4
-    return 0.0
-
-
-def english_rescore(retriever: Retriever, q: str, cands: list[Candidate]) -> list[Candidate]:
-    """English questions share no words with Chinese sentences: rank the candidate sentences
-    by embedding similarity instead (a few dozen short sentences)."""
-    qv = retriever.query_vector(q)
-    # Only the sentences of the top passages, best first: each sentence costs an encoder
-    # pass (~40 ms on one core), and retrieval already put the answer near the top.
-    pool = sorted(cands, key=lambda c: (c.hit_rank, -c.score))[:12]
-    # Most are index sentences whose vectors are stored (same text, same prefix); only
-    # the rest (;-joined sentences) are embedded now.
-    snap = retriever.snap
-    stored = [snap.sentence_row(c.doc_id, c.start, c.end) for c in pool]
-    todo = [i for i, r in enumerate(stored) if r is None]
-    sv = np.zeros((len(pool), len(qv)), dtype=np.float32)
-    if todo:
-        sv[todo] = retriever.encoder.encode([pool[i].text for i in todo], kind="passage")
-    for i, r in enumerate(stored):
-        if r is not None:
-            sv[i] = snap.sentence_vectors[r]
-    sims = dict(zip((id(c) for c in pool), (float(x) for x in np.asarray(sv @ qv)),
-                    strict=True))
-    return [replace(c, score=c.score + 4.0 * sims[id(c)]) if id(c) in sims
-            else replace(c, score=c.score - 10.0) for c in cands]

@@ -1,101 +1,171 @@
-"""Turning chosen sentences into the answer: trimming to the clauses that carry the match,
-who said a quote, a neighbouring sentence that completes the answer, citations, and the
-join of a multi-part answer."""
+"""Turning the chosen sentence into the answer: the key span first, then the cited sentence.
+
+The key is the clause (or few clauses) that carries the answer: the figure with what it
+counts, the date, the name, the listed items. Relative dates in it are shown in absolute form
+with the original beside them; a plan is marked with its year. The snippet of the citation
+stays verbatim.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
 
-from rag.answer.analysis import QuestionInfo
-from rag.answer.candidates import Candidate, SentenceView
-from rag.answer.evidence import check
+from rag.answer.candidates import Candidate, SentenceView, list_items
+from rag.answer.dates import absolute_text, resolve_dates, statement_years
+from rag.answer.features import is_plan, names_organisation
 from rag.index.snapshot import IndexSnapshot
-from rag.text.patterns import CLAUSE_END, FIGURE, SPEECH_VERBS
+from rag.retrieve.query import QueryAnalysis
+from rag.text.patterns import (
+    CLAUSE_END,
+    DATE_MENTION,
+    LIST_ANNOUNCE,
+    PLAIN_QUANTITY,
+    YEAR,
+    has_quantity,
+)
 from rag.text.tokenize import Tokenizer
-from rag.types import Answer, Citation, Hit
+from rag.types import Citation, Hit
 
-__all__ = ["MAX_ANSWER_CHARS", "citation", "combine", "related", "speaker", "trim",
-           "with_neighbour"]
+__all__ = ["EVIDENCE_MAX", "KEY_MAX", "citation", "evidence_span", "key_line", "related"]
 
-MAX_ANSWER_CHARS = 150
-NEIGHBOUR_SHARE = 0.7  # an adjacent sentence scoring this share of the best joins the answer
-_VERBS = "(" + "|".join(SPEECH_VERBS) + ")"
+KEY_MAX = 60  # characters of the key span
+EVIDENCE_MAX = 90  # characters of the cited sentence shown after the key
+_TRIM = ",，;；:： 、"
 
 
-def trim(c: Candidate, qtoks: list[str], snap: IndexSnapshot, tk: Tokenizer) -> tuple[int, int]:
-    """Keep the window of clauses that carries the match, within MAX_ANSWER_CHARS."""
-    if c.end - c.start <= MAX_ANSWER_CHARS:
-        return c.start, c.end
-    doc = snap.docs[c.doc_id]
-    idf = snap.idf
-    cuts = [c.start] + [c.start + m.end() for m in CLAUSE_END.finditer(c.text)] + [c.end]
-    cuts = sorted(set(cuts))
-    clauses = list(zip(cuts[:-1], cuts[1:], strict=True))
-    qs = set(qtoks)
-    wts = []
-    for s, e in clauses:
-        toks = set(tk.tokens(doc.text[s:e]))
-        wts.append(sum(idf.get(t, 1.0) for t in qs & toks)
-                   + (0.5 if FIGURE.search(doc.text[s:e]) else 0.0))
-    best, best_span = -1.0, (c.start, min(c.end, c.start + MAX_ANSWER_CHARS))
+def _clauses(text: str, start: int) -> list[tuple[int, int]]:
+    cuts = sorted({0, *(m.end() for m in CLAUSE_END.finditer(text)), len(text)})
+    return [(start + a, start + b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
+
+
+def _typed(qa: QueryAnalysis, text: str, tk: Tokenizer) -> bool:
+    if qa.qtype == "number":
+        return bool(has_quantity(text) or PLAIN_QUANTITY.search(text))
+    if qa.qtype == "date":
+        return bool(DATE_MENTION.search(text))
+    if qa.qtype == "entity":
+        return bool(tk.persons(text)) if qa.wants_person else names_organisation(qa, text)
+    return False
+
+
+def window(qa: QueryAnalysis, doc_text: str, s: int, e: int, words: Sequence[str],
+           idf, tk: Tokenizer, limit: int) -> tuple[int, int]:
+    """The window of consecutive clauses of ``doc_text[s:e]`` (within ``limit`` characters)
+    that holds the most of the question's words (each counted once) and an answer of the
+    asked type, at the least length."""
+    if e - s <= limit and qa.qtype not in ("number", "date", "entity"):
+        return s, e
+    clauses = _clauses(doc_text[s:e], s)
+    toks = [set(tk.tokens(doc_text[a:b])) for a, b in clauses]
+    typed = [_typed(qa, doc_text[a:b], tk) for a, b in clauses]
+    wanted = set(words)
+    need_type = any(typed)  # a window without the asked figure/date/name answers nothing
+    best, span = float("-inf"), (s, min(e, s + limit))
     for i in range(len(clauses)):
-        total = 0.0
+        seen: set[str] = set()
+        has_type = False
         for j in range(i, len(clauses)):
-            if clauses[j][1] - clauses[i][0] > MAX_ANSWER_CHARS:
+            if clauses[j][1] - clauses[i][0] > limit:
                 break
-            total += wts[j]
-            if total > best:
-                best, best_span = total, (clauses[i][0], clauses[j][1])
-    s, e = best_span
-    while e > s and doc.text[e - 1] in ",，;；:： ":
-        e -= 1
-    return s, e
+            seen |= toks[j] & wanted
+            has_type = has_type or typed[j]
+            if need_type and not has_type:
+                continue
+            value = (sum(idf.get(t, 1.0) for t in seen)
+                     - 0.02 * (clauses[j][1] - clauses[i][0]))  # shorter wins a tie
+            if value > best:
+                best, span = value, (clauses[i][0], clauses[j][1])
+    a, b = span
+    while b > a and doc_text[b - 1] in _TRIM:
+        b -= 1
+    while a < b and doc_text[a] in _TRIM:
+        a += 1
+    return a, b
 
 
-def speaker(c: Candidate, view: SentenceView) -> tuple[int, int] | None:
-    """Who said a quoted sentence: the attribution clause after the closing quote in the
-    next sentences of the paragraph ("…的地方。”某某举例,…" -> "某某举例"), or a "X说:"
-    before the quote. Returns a span of the document, or None."""
-    d = view.docs[c.doc_id]
-    para = next(((ps, pe) for ps, pe in d.paragraphs if ps <= c.start < pe), (0, len(d.text)))
-    sents = [sp for sp in view.of(d) if para[0] <= sp[0] < para[1]]
-    after = [sp for sp in sents if sp[0] >= c.end][:3]
-    for n, (s, e) in enumerate([(c.start, c.end)] + after):
-        seg = d.text[s:e]
-        # After a closing quote inside the sentence ("…。”某公司副总裁某某说"), or at the
-        # start of the sentence right after the quoted one ("某某举例,…").
-        m = re.search(r"[”」]\s*([^“”,,。;；]{2,40}?)" + _VERBS, seg)
-        if m is None and n >= 1 and d.text[s - 1 : s] in "”」" or (
-                m is None and n >= 1 and d.text[c.end - 1] in "”」"):
-            m = re.match(r"\s*([^“”,,。;；:：]{2,40}?)" + _VERBS, seg)
-        if m:
-            return s + m.start(1), s + m.end(2)
-    for s, e in [sp for sp in sents if sp[1] <= c.start][-1:]:
-        m = re.search(r"([^“”,,。;；]{2,40}?)(说|表示|指出|强调)\s*[:：]", d.text[s:e])
-        if m:
-            return s + m.start(1), s + m.end(2)
-    return None
+def _qualifier(c: Candidate, key: str, doc_date: str | None) -> str:
+    """"(2026年目标)" for a plan whose year the key does not write."""
+    if not is_plan(c.text):
+        return ""
+    years, _ = statement_years(c.text, doc_date)
+    if len(years) != 1 or YEAR.search(key):
+        return ""
+    return f"({next(iter(years))}年目标)"
 
 
-def with_neighbour(best: Candidate, cands: list[Candidate], info: QuestionInfo,
-                   view: SentenceView) -> Candidate:
-    """The best sentence joined with the sentence right before or after it when that one
-    scores nearly as well: an answer often spans two ("…某模型通过了备案。" then "这个诞生于
-    某企业的模型…"). ``trim`` still caps the length."""
-    top = best.score
-    for c in cands[1:6]:
-        if c.doc_id != best.doc_id or not (c.end <= best.start or c.start >= best.end):
-            continue
-        gap = view.docs[c.doc_id].text[min(c.end, best.end):max(c.start, best.start)]
-        if gap.strip() or top <= 0 or c.score < NEIGHBOUR_SHARE * top:
-            continue
-        if not check(info, c, view).passes:
-            continue
-        s, e = min(c.start, best.start), max(c.end, best.end)
-        return replace(best, start=s, end=e, text=view.docs[best.doc_id].text[s:e])
-    return best
+def key_line(qa: QueryAnalysis, c: Candidate, view: SentenceView, words: Sequence[str],
+             tk: Tokenizer) -> tuple[str, tuple[int, int]]:
+    """The answer's first line for candidate ``c`` and the document span it comes from."""
+    doc = view.docs[c.doc_id]
+    date = doc.meta.date
+    if qa.qtype == "list":
+        items = list_items(c.text)
+        head = _announcement(c.text)
+        if items:
+            return f"{head}{'、'.join(items)}", (c.start, c.end)
+    s, e = window(qa, doc.text, c.start, c.end, words, view.snap.idf, tk, KEY_MAX)
+    key = doc.text[s:e]
+    if qa.qtype == "date":
+        ref = _date_ref(key, date, words, tk)
+        if ref:
+            lead = f"{ref.absolute}(原文“{ref.original}”,报道日期{date})"
+            return f"{lead}:{key}", (s, e)
+    text = absolute_text(key, date)
+    if qa.qtype == "number" or qa.asks_plan:
+        text += _qualifier(c, key, date)
+    return text, (s, e)
+
+
+def _date_ref(key: str, date: str | None, words: Sequence[str], tk: Tokenizer):
+    """The relative date of ``key`` the question is about: the one whose clause holds the
+    most of the question's words (the first on a tie)."""
+    refs = resolve_dates(key, date)
+    if len(refs) <= 1:
+        return refs[0] if refs else None
+    wanted = set(words)
+
+    def overlap(r) -> int:
+        tail = CLAUSE_END.split(key[r.start:])[0]
+        return len(wanted & set(tk.tokens(tail)))
+
+    return max(refs, key=lambda r: (overlap(r), -r.start))
+
+
+def _announcement(text: str) -> str:
+    """"三大核心任务:" from "联盟将聚焦三大核心任务,…" (empty when none is named)."""
+    m = LIST_ANNOUNCE.search(text)
+    if not m or not re.match(r"[两三四五六七八九十几多\d]", m.group(0)):
+        return ""
+    tail = re.match(r"[^,，。;；:：]{0,8}", text[m.end():]).group(0)
+    return f"{m.group(0)}{tail}:"
+
+
+def evidence_span(c: Candidate, doc_text: str, key: tuple[int, int]) -> tuple[int, int] | None:
+    """The cited sentence around the key: the key's clauses widened one clause at a time on
+    each side while within EVIDENCE_MAX characters (None when that adds nothing, or when the
+    key already says nearly all of the sentence)."""
+    if (key[1] - key[0]) >= 0.8 * (c.end - c.start):
+        return None
+    if c.end - c.start <= EVIDENCE_MAX:
+        return c.start, c.end
+    clauses = _clauses(doc_text[c.start:c.end], c.start)
+    inside = [i for i, (a, b) in enumerate(clauses) if a < key[1] and b > key[0]]
+    if not inside:
+        return None
+    lo, hi = inside[0], inside[-1]
+    grew = True
+    while grew:
+        grew = False
+        for nlo, nhi in ((lo - 1, hi), (lo, hi + 1)):
+            if 0 <= nlo and nhi < len(clauses) and \
+                    clauses[nhi][1] - clauses[nlo][0] <= EVIDENCE_MAX and (nlo, nhi) != (lo, hi):
+                lo, hi, grew = nlo, nhi, True
+                break
+    a, b = clauses[lo][0], clauses[hi][1]
+    while b > a and doc_text[b - 1] in _TRIM:
+        b -= 1
+    return None if (a, b) == key or b - a - (key[1] - key[0]) < 8 else (a, b)
 
 
 def citation(snap: IndexSnapshot, n: int, doc_id: str, s: int, e: int,
@@ -110,22 +180,3 @@ def related(snap: IndexSnapshot, hits: Sequence[Hit], n: int = 3) -> tuple[Citat
     """The first ``n`` retrieved passages as numbered citations ("possibly related")."""
     return tuple(citation(snap, i, h.chunk.doc_id, h.chunk.start, h.chunk.end, h.chunk.chunk_id)
                  for i, h in enumerate(hits[:n], start=1))
-
-
-def combine(question: str, subs: list[Answer]) -> Answer:
-    """Join sub-answers, renumbering their citations; refused only if all are."""
-    good = [a for a in subs if not a.refused]
-    if not good:
-        return replace(subs[0], question=question)
-    texts, cits = [], []
-    for a in good:
-        text = a.text
-        for c in a.citations:
-            n = len(cits) + 1
-            text = text.replace(f"[{c.n}]", f"[#{n}]")
-            cits.append(replace(c, n=n))
-        texts.append(text.replace("[#", "["))
-    if len(good) < len(subs):
-        texts.append("(问题的其余部分资料中没有找到答案。)")
-    return Answer(question, "\n".join(texts), tuple(cits), note=good[0].note,
-                  related=good[0].related, confidence=min(a.confidence for a in good))

@@ -1,178 +1,165 @@
-"""Extractive answers: the sentence (or clause window) that answers, with citations. No LLM.
+"""Extractive answers: the key span that answers, then the sentence it comes from. No LLM.
 
-Candidate sentences come from the top retrieved passages (``rag.answer.candidates``); the
-best-scoring one that passes the evidence checks (``rag.answer.evidence``) answers, unless
-its evidence is weak: then the answer is refused ("not found", with the closest passages as
-possibly related). The refusal threshold is tuned on the project's eval set (``rag eval``).
+Stages, one module each: the question is read once (``rag.retrieve.query``); candidates are
+the sentences of the retrieved passages (``candidates``); each is scored (``features``,
+``scoring``) and checked (``checks``); the best that passes is composed key-first
+(``compose``), relative dates made absolute (``dates``). A question asking several things is
+answered part by part, each with its own retrieval and citation. The answer is refused ("not
+found", with the closest passages as possibly related) when no candidate passes or its
+evidence is weak; the threshold is set on eval/dev.jsonl.
+
+The answerer never calls retrieval: the pipeline hands it each part's hits, hits from
+articles of other years, and the sentences' dense similarities (``Found``).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-from rag.answer.analysis import (
-    ASKS_TARGET,
-    QuestionInfo,
-    analyze,
-    answer_type,
-    question_years,
-    sentence_years,
-)
-from rag.answer.candidates import PERSON, Candidate, SentenceView, english_rescore, score
-from rag.answer.compose import citation, combine, related, speaker, trim, with_neighbour
-from rag.answer.evidence import Evidence, check
-from rag.answer.messages import refusal_for
-from rag.retrieve.search import Retriever, SearchResult
+from rag.answer.candidates import Candidate, SentenceView
+from rag.answer.checks import Evidence, check
+from rag.answer.compose import citation, evidence_span, key_line, related
+from rag.answer.messages import REFUSAL_PART, refusal_for
+from rag.answer.scoring import Scorer
+from rag.index.snapshot import IndexSnapshot
+from rag.retrieve.query import QueryAnalysis
+from rag.retrieve.search import SearchResult
 from rag.settings import Settings
-from rag.text.patterns import FIGURE, is_english
-from rag.types import Answer, Citation
+from rag.text.patterns import has_quantity
+from rag.text.tokenize import Tokenizer
+from rag.types import Answer, Citation, Hit
 
-__all__ = ["ExtractiveAnswerer"]
+__all__ = ["ExtractiveAnswerer", "Found"]
 
-_COMPARE = re.compile(r"和|与|及|分别|各|对比|相比")
-_COMPARE_YEARS = re.compile(r"和|与|及|分别|各|对比|相比|到|至")
+_CHECKED = 8  # candidates tried, best first, before refusing
+
+
+@dataclass(frozen=True)
+class Found:
+    """What retrieval found for one (sub-)question."""
+
+    qa: QueryAnalysis
+    result: SearchResult
+    other_dates: tuple[Hit, ...] = ()  # hits from articles of other years than the top one
+    sims: Mapping[tuple[str, int, int], float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One part's answer before numbering: its lines, their citation spans, its confidence."""
+
+    lines: tuple[tuple[str, str], ...]  # (key, the cited sentence shown after it, or "")
+    spans: tuple[tuple[str, int, int, str], ...]  # (doc_id, start, end, chunk_id) per line
+    confidence: float
+    note: str = ""
+
+    @property
+    def refused(self) -> bool:
+        return not self.lines
 
 
 class ExtractiveAnswerer:
     """Answers from retrieved passages without an LLM. Cheap to construct per request."""
 
-    def __init__(self, settings: Settings, retriever: Retriever) -> None:
+    def __init__(self, settings: Settings, snapshot: IndexSnapshot, tokenizer: Tokenizer) -> None:
         self.settings = settings
-        self.retriever = retriever
-        self.snap = retriever.snap
-        self.docs = retriever.snap.docs
-        self.view = SentenceView(retriever.snap)
+        self.snap = snapshot
+        self.tk = tokenizer
+        self.view = SentenceView(snapshot)
 
     def passages(self, res: SearchResult) -> list[Citation]:
         """Numbered passages for the LLM answerer: every hit, whole."""
         return list(related(self.snap, res.hits, n=len(res.hits)))
 
-    def answer(self, question: str, res: SearchResult) -> Answer:
-        """The cited answer to ``question`` from the passages in ``res``."""
-        parts = [p.strip() for p in re.split(r"[？?]", question) if len(p.strip()) >= 4]
-        if len(parts) >= 2:
-            # Two questions in one ("…有什么进展？它一共连接了多少台…？"): answer each.
-            subs = [self._answer_one(p, replace(res, searched=p)) for p in parts[:3]]
-            return combine(question, subs)
-        return self._answer_one(question, res)
+    def answer(self, question: str, found: Sequence[Found]) -> Answer:
+        """The cited answer to ``question``: one :class:`Found` per part of it."""
+        parts = [self._part(f) for f in found]
+        hits = found[0].result.hits if found else ()
+        if all(p.refused for p in parts):
+            return Answer(question, refusal_for(question), refused=True,
+                          related=related(self.snap, hits),
+                          confidence=max((p.confidence for p in parts), default=0.0))
+        lines, cits = [], []
+        numbered = len(parts) > 1
+        for i, p in enumerate(parts, start=1):
+            mark = f"{'①②③④⑤'[i - 1]}" if numbered else ""
+            if p.refused:
+                lines.append(f"{mark}{REFUSAL_PART}")
+                continue
+            for (key, shown), (doc_id, s, e, chunk_id) in zip(p.lines, p.spans, strict=True):
+                n = len(cits) + 1
+                cits.append(citation(self.snap, n, doc_id, s, e, chunk_id))
+                lines.append(f"{mark}{key}[{n}]")
+                if shown and not numbered:
+                    lines.append(shown)
+                mark = ""
+        notes = "".join(dict.fromkeys(p.note for p in parts if p.note))
+        return Answer(question, "\n".join(lines), tuple(cits), note=notes,
+                      related=related(self.snap, hits),
+                      confidence=min(p.confidence for p in parts if not p.refused))
 
-    def _refuse(self, question: str, res: SearchResult, confidence: float = 0.0) -> Answer:
-        return Answer(question, refusal_for(question), refused=True,
-                      related=related(self.snap, res.hits), confidence=confidence)
-
-    def _answer_one(self, question: str, res: SearchResult) -> Answer:
-        english = is_english(question)
+    # -- one part
+    def _part(self, f: Found) -> _Part:
+        qa, res = f.qa, f.result
         if not res.hits:
-            return Answer(question, refusal_for(question), refused=True)
-        q = res.searched if res.searched != res.query else question
-        qtoks = self.retriever.tokenizer.tokens(q)
-        qtype = answer_type(q)
-        years = question_years(q)
-        cands = [score(self.view, self.retriever, q, qtoks, c, qtype, years)
-                 for c in self.view.candidates(res)]
-        if english:
-            cands = english_rescore(self.retriever, q, cands)
-        cands.sort(key=lambda c: (-c.score, c.hit_rank, c.doc_id, c.start))
-        info = analyze(q, self.retriever.tokenizer, self.snap.folded_corpus, english=english)
-        compound: list[Candidate] = []
-        if not english:
-            compound, info = self._compound(q, info, years, cands)
-        # The best-scoring sentence that passes the hard checks; none passing -> refuse.
-        passing = next(((c, ev) for c in (compound or cands[:8])
-                        if (ev := check(info, c, self.view)).passes), None)
-        if passing is None:
-            return self._refuse(question, res)
-        best, ev = passing
-        conf = self._confidence(best, res, english, ev)
-        if conf < self.settings.refuse_threshold or (years and best.year_fit < 0
-                                                     and len(compound) < 2):
-            return self._refuse(question, res, conf)
-        chosen = [best]
-        if len(compound) > 1:
-            chosen = [best] + [c for c in compound if c is not best][:1]
-        elif not years:
-            chosen += self._same_measure_other_date(q, qtoks, qtype, best, cands)
-        return self._compose(question, res, chosen, qtoks, qtype, info, cands, conf)
+            return _Part((), (), 0.0)
+        scorer = Scorer(qa, self.view, self.tk)
+        ranked = scorer.rank(self.view.candidates(res.hits, f.sims, lists=qa.qtype == "list"))
+        best = self._first_passing(qa, ranked)
+        if best is None:
+            return _Part((), (), 0.0)
+        c, ev = best
+        conf = self._confidence(c, res, qa.english, ev)
+        if conf < self.settings.refuse_threshold or (qa.years and c.year_fit < 0):
+            return _Part((), (), conf)
+        chosen = [c]
+        if not qa.years and qa.qtype == "number":
+            chosen += self._same_measure_other_date(qa, scorer, c, ranked, f)
+        return self._compose(qa, res, chosen, scorer.words, conf)
 
-    def _compound(self, q: str, info: QuestionInfo, years: set[int], cands: list[Candidate]
-                  ) -> tuple[list[Candidate], QuestionInfo]:
-        """One sentence per named subject ("A区和B区分别…") or per asked year ("2025年和2026年
-        的目标分别是多少"), each checked alone."""
-        compound: list[Candidate] = []
-        if len(info.entities) >= 2 and _COMPARE.search(q):
-            for ent in info.entities:
-                sub = replace(info, entities=(ent,))
-                for c in cands[:12]:
-                    ev = check(sub, c, self.view)
-                    if c not in compound and ev.passes and not ev.missing_entities:
-                        compound.append(c)
-                        break
-            return compound, replace(info, entities=())
-        if len(years) >= 2 and _COMPARE_YEARS.search(q):
-            for y in sorted(years):
-                for c in cands[:12]:
-                    d = self.docs[c.doc_id]
-                    if c not in compound and y in sentence_years(c.text, d.meta.year())[0] \
-                            and check(info, c, self.view).passes:
-                        compound.append(c)
-                        break
-        return compound, info
+    def _first_passing(self, qa: QueryAnalysis, ranked: list[Candidate]
+                       ) -> tuple[Candidate, Evidence] | None:
+        for c in ranked[:_CHECKED]:
+            ev = check(qa, c, self.view, self.tk)
+            if ev.passes:
+                return c, ev
+        return None
 
-    def _same_measure_other_date(self, q: str, qtoks: list[str], qtype: str, best: Candidate,
-                                 cands: list[Candidate]) -> list[Candidate]:
+    def _same_measure_other_date(self, qa: QueryAnalysis, scorer: Scorer, best: Candidate,
+                                 ranked: list[Candidate], f: Found) -> list[Candidate]:
         """Another article of another year giving a figure and covering about as much of the
         question: the same measure reported at two dates, shown with both dates."""
-        for c in cands[1:6] + self._other_dates(q, qtoks, qtype, best):
-            if (c.doc_id != best.doc_id and FIGURE.search(c.text) and FIGURE.search(best.text)
+        year = self.snap.docs[best.doc_id].meta.year()
+        others = scorer.rank(self.view.candidates(f.other_dates, f.sims))[:2]
+        for c in ranked[1:6] + others:
+            if (c.doc_id != best.doc_id and has_quantity(c.text) and has_quantity(best.text)
                     and c.score >= best.score - 0.6 and c.coverage >= 0.8 * best.coverage
-                    and self.docs[c.doc_id].meta.year() != self.docs[best.doc_id].meta.year()):
+                    and self.snap.docs[c.doc_id].meta.year() != year
+                    and check(qa, c, self.view, self.tk).passes):
                 return [c]
         return []
 
-    def _other_dates(self, q: str, qtoks: list[str], qtype: str, best: Candidate
-                     ) -> list[Candidate]:
-        """Best sentences from articles of *other* years, for a year-less figure question:
-        the second article may rank below the passages the answer was drawn from, so look in
-        those articles directly (the query vector is cached: one masked search, a few ms)."""
-        if qtype != "number" and not ASKS_TARGET.search(q.lower()):
-            return []
-        year = self.docs[best.doc_id].meta.year()
-        others = [d.doc_id for d in self.docs.values() if d.meta.year() and d.meta.year() != year]
-        if not year or not others:
-            return []
-        res = self.retriever.search(q, k=4, doc_ids=others)
-        found = [score(self.view, self.retriever, q, qtoks, c, qtype, set())
-                 for c in self.view.candidates(res)]
-        found.sort(key=lambda c: (-c.score, c.hit_rank, c.doc_id, c.start))
-        return found[:2]
-
-    def _compose(self, question: str, res: SearchResult, chosen: list[Candidate],
-                 qtoks: list[str], qtype: str, info: QuestionInfo, cands: list[Candidate],
-                 conf: float) -> Answer:
-        if len(chosen) == 1:
-            chosen[0] = with_neighbour(chosen[0], cands, info, self.view)
-        best = chosen[0]
-        spans = [trim(c, qtoks, self.snap, self.retriever.tokenizer) for c in chosen]
-        if qtype == "entity" and len(chosen) == 1 and not _names_speaker(best.text):
-            extra = speaker(best, self.view)
-            if extra:
-                chosen, spans = [best, best], [spans[0], extra]
-        parts, cits = [], []
-        for n, (c, (s, e)) in enumerate(zip(chosen, spans, strict=True), start=1):
-            chunk_id = next((h.chunk.chunk_id for h in res.hits if h.chunk.doc_id == c.doc_id
-                             and h.chunk.start <= s and e <= h.chunk.end), "")
-            cit = citation(self.snap, n, c.doc_id, s, e, chunk_id)
-            cits.append(cit)
-            text = self.docs[c.doc_id].text[s:e]
-            if len(chosen) > 1 and chosen[0] is not chosen[1]:
-                parts.append(f"({cit.date or '日期不详'})《{cit.title}》:{text}[{n}]")
-            else:
-                parts.append(f"{text}[{n}]")
-        note = ("不同日期的文章给出了不同数据,请注意各自日期。"
-                if len({c.doc_id for c in chosen}) > 1 else "")
-        return Answer(question, "\n".join(parts), tuple(cits), note=note,
-                      related=related(self.snap, res.hits), confidence=conf)
+    def _compose(self, qa: QueryAnalysis, res: SearchResult, chosen: list[Candidate],
+                 words: list[str], conf: float) -> _Part:
+        lines, spans = [], []
+        dated = len(chosen) > 1
+        for c in chosen:
+            key, span = key_line(qa, c, self.view, words, self.tk)
+            if qa.qtype == "entity" and qa.wants_person and (
+                    not self.tk.persons(key) or "“" in key or "”" in key):
+                who = self.view.speaker(c)
+                if who:
+                    key = f"{key}——{self.snap.docs[c.doc_id].text[who[0]:who[1]]}"
+            ev = evidence_span(c, self.snap.docs[c.doc_id].text, span) if not dated else None
+            if dated:
+                d = self.snap.docs[c.doc_id].meta
+                key = f"({d.date or '日期不详'})《{d.title}》:{key}"
+            shown = "" if ev is None else self.snap.docs[c.doc_id].text[ev[0]:ev[1]]
+            lines.append((key, shown))
+            spans.append((c.doc_id, c.start, c.end, _chunk_of(res, c.doc_id, c.start, c.end)))
+        note = "不同日期的文章给出了不同数据,请注意各自日期。" if dated else ""
+        return _Part(tuple(lines), tuple(spans), conf, note)
 
     @staticmethod
     def _confidence(best: Candidate, res: SearchResult, english: bool, ev: Evidence) -> float:
@@ -182,8 +169,10 @@ class ExtractiveAnswerer:
         dense = next((v for k, v in res.hits[0].details if k == "dense"), None)
         d = 0.0 if dense is None else max(0.0, (dense - 0.75) / 0.15)
         conf = 0.3 + 0.7 * d if english else 0.7 * best.coverage + 0.3 * d
-        return conf - 0.15 * bool(ev.missing_nearby) - 0.35 * ev.missing_focus
+        return conf - 0.15 * bool(ev.missing_nearby)
 
 
-def _names_speaker(text: str) -> bool:
-    return PERSON.search(text) is not None
+def _chunk_of(res: SearchResult, doc_id: str, s: int, e: int) -> str:
+    return next((h.chunk.chunk_id for h in res.hits if h.chunk.doc_id == doc_id
+                 and h.chunk.start <= s and e <= h.chunk.end), "")
+

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from rag.text.patterns import is_english
 
-__all__ = ["REFUSAL_EN", "REFUSAL_ZH", "refusal_for"]
+__all__ = ["REFUSAL_EN", "REFUSAL_PART", "REFUSAL_ZH", "refusal_for"]
 
 REFUSAL_ZH = "资料中没有找到这个问题的答案。"
 REFUSAL_EN = "The articles do not contain the answer to this question."
+# One part of a question that asks several things, when the articles do not answer it.
+REFUSAL_PART = "(这一问资料中没有找到答案。)"
 
 
 def refusal_for(question: str) -> str:

@@ -24,6 +24,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from rag.index.snapshot import IndexSnapshot
 from rag.retrieve.boosts import sentence_dense, sentence_lexical
 from rag.retrieve.filters import row_mask
 from rag.retrieve.fusion import Fused, fuse
+from rag.retrieve.query import QueryAnalysis, analyze
 from rag.settings import Settings
 from rag.text.glossary import expand_english
 from rag.text.patterns import has_cjk
@@ -105,6 +107,26 @@ class Retriever:
                                                 self.tokenizer)
             return self._corrector
 
+    def analyze(self, question: str, today: date | None = None) -> QueryAnalysis:
+        """What ``question`` asks (``rag.retrieve.query``), read once for retrieval and the
+        answerer; 今年/去年 in it mean ``today``'s year (default: the settings' today)."""
+        text = " ".join(question.split())
+        if not text:
+            raise InputError("The question is empty; type a question.")
+        return analyze(text, self.tokenizer, self.corrector(), today or self.settings.today_date)
+
+    def sentence_similarities(self, query: str, hits) -> dict[tuple[str, int, int], float]:
+        """Dense similarity of ``query`` to every stored sentence of ``hits``' chunks, by
+        (doc_id, start, end): the answerer ranks sentences with it."""
+        sv = self.snap.sentence_vectors
+        if sv is None or not hits:
+            return {}
+        rows = sorted({r for h in hits for r in self.snap.chunk_sentence_rows(h.chunk)})
+        if not rows:
+            return {}
+        sims = sv[np.array(rows)] @ self.query_vector(query)
+        return {self.snap.sentence_spans[r]: float(v) for r, v in zip(rows, sims, strict=True)}
+
     def prepare(self, query: str) -> str:
         """The text actually searched: typos corrected, English terms given in Chinese."""
         corrector = self.corrector()
@@ -136,8 +158,9 @@ class Retriever:
 
     def search(self, query: str, k: int | None = None, method: str = "hybrid",
                doc_ids: Sequence[str] | None = None, since: str | None = None,
-               until: str | None = None) -> SearchResult:
-        """Top ``k`` chunks for ``query``, optionally within articles / a date range."""
+               until: str | None = None, searched: str | None = None) -> SearchResult:
+        """Top ``k`` chunks for ``query``, optionally within articles / a date range.
+        ``searched``: the text to search when the question was already prepared (analyzed)."""
         if method not in METHODS:
             raise InputError(f"Unknown method {method!r}; use one of {', '.join(METHODS)}.")
         query_in = query
@@ -148,7 +171,7 @@ class Retriever:
         n = max(self.settings.candidates, k)
         timings: list[tuple[str, float]] = []
         t = time.perf_counter()
-        searched = self.prepare(query)
+        searched = searched or self.prepare(query)
         mask = row_mask(self.snap, self._row_doc, doc_ids, since, until)
         timings.append(("prepare", (time.perf_counter() - t) * 1000))
 

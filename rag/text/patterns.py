@@ -19,10 +19,11 @@ import unicodedata
 from functools import lru_cache
 
 __all__ = [
-    "ANSWER_SENTENCE_END", "BARE_NUMBER", "FIGURE_PARTS", "holds_figure", "is_year_number",
+    "ANSWER_SENTENCE_END", "BARE_MONTH", "BARE_NUMBER", "DATE_MENTION", "ENUMERATOR",
+    "LIST_ANNOUNCE", "LIST_HEAD", "PLAIN_QUANTITY", "WH_TARGET_EN", "RELATIVE_DATE", "FIGURE_PARTS", "holds_figure", "is_year_number",
     "CJK", "CJK_CHARS", "CJK_RUN", "CN_FIGURE", "DATE_UNITS", "DURATION_FIGURE", "MONEY_FIGURE", "CLAUSE_END", "CLOSERS", "FIGURE", "FIGURE_TOKEN",
     "MAGNITUDE", "NUMBER", "NUMBER_RE", "PARA_END", "REL_YEAR", "SENTENCE_END", "SPEECH_VERBS", "UNITS",
-    "YEAR", "YEAR_TOKEN", "ends_paragraph", "figure_with_unit", "has_cjk", "is_english", "is_unspaced_char", "normalize", "paragraph_spans", "sentence_spans",
+    "ANAPHOR_START", "ORDINAL_TOKEN", "YEAR", "YEAR_TOKEN", "ends_paragraph", "has_quantity", "name_ending", "figure_with_unit", "has_cjk", "is_english", "is_unspaced_char", "normalize", "paragraph_spans", "sentence_spans",
     "split_sentences",
 ]
 
@@ -92,6 +93,12 @@ _QUANTITY_ALT = "|".join(u for u in UNITS if u not in DATE_UNITS)
 # A figure as an answer states it: a number, an approximation or magnitude (多, 余, 万, 亿),
 # then a unit or a bare magnitude: 200个, 1.8万多台, 307.5亿元, 45.3%, 超100亿.
 FIGURE = re.compile(rf"{NUMBER}\s*(?:{MAGNITUDE}|多|余)?\s*(?:{_QUANTITY_ALT}|万|亿)")
+def has_quantity(text: str) -> bool:
+    """Does ``text`` state a quantity (a FIGURE that is not a year such as 2026年)?"""
+    return any(not _YEAR_FIGURE.fullmatch(m.group(0)) for m in FIGURE.finditer(text))
+
+
+_YEAR_FIGURE = re.compile(r"(?:19|20)\d\d\s*年")
 # A figure as the keyword index keeps it: number, magnitude, unit, all optional but the number
 # ("200个" and "200" both become tokens).
 FIGURE_TOKEN = re.compile(rf"{NUMBER}(?:{MAGNITUDE})?(?:{_UNIT_ALT})?")
@@ -137,9 +144,51 @@ CN_FIGURE = re.compile(r"[一二三四五六七八九十两百千]+(?:[个家人
 YEAR = re.compile(r"(?<!\d)(20\d\d)(?=年|\s*-|\s*—|\s*至|\s*到|$|[^\d])")
 # A keyword token that is a year: 2025 or 2025年.
 YEAR_TOKEN = re.compile(r"20\d\d年?")
+# An ordinal naming which one of a series (第五届, 第二批, 五届): like a year, it says which,
+# not what is asked.
+ORDINAL_TOKEN = re.compile(r"第?[一二三四五六七八九十百\d]+[届期批次轮]|第[一二三四五六七八九十百\d]+")
+# A sentence opening with 这/该/其/此 continues the one before and speaks of its subject.
+ANAPHOR_START = re.compile(r"^[“\"]?(?:这个|这一|这家|这项|这|该|其|此)")
 # Relative year words and their offset from the year of the article (or of today, asked).
 REL_YEAR = {"今年": 0, "本年": 0, "当年": 0, "年底": 0, "年内": 0, "全年": 0, "去年": -1,
             "上年": -1, "前年": -2, "明年": 1}
+
+# A date a sentence states: a year, a month or day, or a relative word (今年4月, 去年以来).
+DATE_MENTION = re.compile(r"20\d\d年|\d{1,2}月\d{1,2}日|\d{1,2}月|今年|去年|明年|前年|年底|年初|"
+                          r"年内|本月|上月|前不久|近日|日前|此前|近年")
+# A relative date and what it is relative to: 今年4月, 去年9月, 明年, 今年1月至5月, 本月, 年底.
+RELATIVE_DATE = re.compile(r"(今年|去年|明年|前年|本年|当年)(?:(\d{1,2})月(?:(\d{1,2})日)?"
+                           r"(?:(?:至|到|—|-)(\d{1,2})月)?|(年底|年初|年内|上半年|下半年|全年))?"
+                           r"|(本月|上月|下月)(\d{1,2}日)?|(?<![年\d])(年底|年初|全年|年内)")
+# A month or day written without its year ("6月", "2月26日"): the year of the article.
+BARE_MONTH = re.compile(r"(?<![年\d])(\d{1,2})月(?:(\d{1,2})日)?")
+
+# A quantity said in words rather than digits: 三成, 过半, 近一半, 翻番, 翻一番, 全国第三,
+# 首个, 第一: an answer to "多少 / 排第几" just as a figure is.
+PLAIN_QUANTITY = re.compile(r"[一二三四五六七八九十两几]成|过半|一半|近半|大半|翻番|翻一番|翻了一番|"
+                            r"[\d一二三四五六七八九十]+倍|首个|首家|首款|首次|第[一二三四五六七八九十\d]+|"
+                            r"[一二三四五六七八九十]+分之[一二三四五六七八九十]+")
+
+# Items of an enumeration: 一是…二是…, ①②, (一)(二), 首先/其次, 第一/第二.
+ENUMERATOR = re.compile(r"[一二三四五六七八九十]是|[①-⑩]|[(（][一二三四五六七八九十][)）]|"
+                        r"首先|其次|再次|最后|第[一二三四五六七八九十]+[,，、]")
+@lru_cache(maxsize=8)
+def name_ending(suffixes: tuple[str, ...]) -> re.Pattern:
+    """Two to ten Chinese characters ending in one of ``suffixes``: an organisation's name
+    ending in 公司, 集团, 局 … (云智科技, 南沙区工信局)."""
+    alt = "|".join(sorted(map(re.escape, suffixes), key=len, reverse=True))
+    return re.compile(f"[{CJK_CHARS}]{{2,10}}?(?:{alt})")
+
+
+# The phrase that names the type of the answer asked ("哪个部门", "which company"): not a word
+# the answer's sentence shares.
+WH_TARGET_EN = re.compile(r"\b(?:which|what)\s+(?:company|companies|firm|organi[sz]ation|institution|"
+                          r"department|agency|unit|body|enterprise)\b|\bwho\b", re.I)
+# The noun a list question asks instances of: 哪几条线 -> 线, 哪些领域 -> 领域.
+LIST_HEAD = re.compile(f"哪[几些](?:[个条家项款类种位所座批])?([{CJK_CHARS}]{{1,2}})")
+# A sentence that announces a list: 三大任务, 几个方面, 包括, 如下, 分别为/是, or ends in a colon.
+LIST_ANNOUNCE = re.compile(r"[两三四五六七八九十几多\d]+(?:大|个|项|类|条|种|方面|路径|任务|领域|举措)|"
+                           r"包括|如下|分别[为是]|[:：]\s*$")
 
 # ----------------------------------------------------------------------------- speech
 

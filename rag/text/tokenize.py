@@ -67,21 +67,39 @@ class Tokenizer:
         """jieba precise mode without HMM: unknown stretches come out as single characters."""
         return list(self._get().cut(text, HMM=False))
 
-    def entities(self, text: str) -> list[str]:
-        """Place and organisation names in ``text`` (jieba POS ns/nt, the domain dictionary's
-        tags), longest first without overlaps: what a question is *about*."""
-        from jieba import posseg
+    def tagged(self, text: str) -> tuple[tuple[str, str], ...]:
+        """jieba words with their part-of-speech flags (cached: candidate sentences recur)."""
+        return self._cached_tagged(unicodedata.normalize("NFKC", text))
+
+    @lru_cache(maxsize=20_000)  # noqa: B019  (one shared tokenizer lives for the process)
+    def _cached_tagged(self, text: str) -> tuple[tuple[str, str], ...]:
+        from jieba import posseg  # lazy: part of jieba, loaded with the dictionary
 
         self._get()
         if self._pos is None:
             with self._lock:
                 if self._pos is None:
                     self._pos = posseg.POSTokenizer(self._jieba)
-        out = []
-        for w, flag in self._pos.lcut(unicodedata.normalize("NFKC", text)):
-            if flag in ("ns", "nt") and len(w) >= 2 and CJK.match(w[0]):
-                out.append(w)
+        return tuple((p.word, p.flag) for p in self._pos.lcut(text))
+
+    def entities(self, text: str) -> list[str]:
+        """Place and organisation names in ``text`` (jieba POS ns/nt, the domain dictionary's
+        tags), longest first without overlaps: what a question is *about*."""
+        out = [w for w, flag in self.tagged(text)
+               if (flag in ("ns", "nt") and len(w) >= 2 or flag == "nz" and len(w) >= 3)
+               and CJK.match(w[0])]
         return list(dict.fromkeys(out))
+
+    def organisations(self, text: str, suffixes: tuple[str, ...]) -> list[str]:
+        """Organisation names in ``text``: jieba's nt words, and words of three or more
+        characters ending in one of ``suffixes`` (公司, 集团, 科技, 局 …)."""
+        return [w for w, flag in self.tagged(text)
+                if (flag == "nt" and len(w) >= 2) or (len(w) >= 3 and w.endswith(suffixes))]
+
+    def persons(self, text: str) -> list[str]:
+        """Personal names in ``text`` (jieba POS nr, two to four characters)."""
+        return [w for w, flag in self.tagged(text)
+                if flag == "nr" and 2 <= len(w) <= 4 and CJK.match(w[0])]
 
     _WH = re.compile(r"(是多少|有多少|多少|是谁|是哪|哪些|哪个|哪家|哪位|几|是什么|什么)")
 
@@ -93,8 +111,7 @@ class Tokenizer:
         if not m:
             return ""
         head = question[: m.start()]
-        self.entities("")  # initialises the POS tokenizer
-        nouns = [w for w, f in self._pos.lcut(head)
+        nouns = [w for w, f in self.tagged(head)
                  if f in ("n", "nz", "vn", "nr") and len(w) >= 2 and CJK.match(w[0])
                  and w not in STOPWORDS]
         return nouns[-1] if nouns else ""

@@ -1,0 +1,110 @@
+"""Hard checks of a candidate against what the question asks; a candidate failing one cannot
+be the answer, and a question no candidate passes is refused.
+
+A figure only answers for the subject and the measure asked, in the unit asked, and must be
+new: the "3亿元" of "3亿元基金里市级资金出了多少" restates the question, it is no answer. A
+sentence that cannot hold the asked type (no figure for 多少, no date for 何时, no name for
+谁) loses to one that can.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rag.answer.candidates import Candidate, SentenceView
+from rag.answer.features import holds_answer_type
+from rag.retrieve.query import QueryAnalysis
+from rag.text.patterns import (
+    CN_FIGURE,
+    DURATION_FIGURE,
+    FIGURE,
+    MONEY_FIGURE,
+    PLAIN_QUANTITY,
+    figure_with_unit,
+    has_quantity,
+    normalize,
+)
+from rag.text.tokenize import Tokenizer
+
+__all__ = ["MIN_ATTRIBUTE", "Evidence", "check"]
+
+MIN_ATTRIBUTE = 0.2  # share of the asked measure's words a sentence must hold (dev: see README)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """- ``absent_subjects``: subjects the question names that the candidate's article never
+      mentions: another subject (a district asked, an article on another one retrieved);
+    - ``missing_subjects``: subjects not in the sentence, the one before, or the title;
+    - ``missing_nearby``: of those, subjects not in the paragraph or the one before either;
+    - ``unit_ok``: a "多少P" question gets a figure in P; ``figure_ok``: a new figure;
+    - ``typed``: the sentence can hold an answer of the asked type (a quote counts for 谁
+      when its speaker is named next to it);
+    - ``attribute_ok``: the sentence (or its context) names the measure asked, in the
+      question's words or another of their class: no sentence that only shares the subject
+      answers for an attribute the articles do not state (an age, a profit).
+    """
+
+    qtype: str
+    missing_subjects: tuple[str, ...] = ()
+    absent_subjects: tuple[str, ...] = ()
+    missing_nearby: tuple[str, ...] = ()
+    unit_ok: bool = True
+    figure_ok: bool = True
+    typed: bool = True
+    attribute_ok: bool = True
+
+    @property
+    def passes(self) -> bool:
+        """Hard checks: a candidate failing any of them cannot be the answer."""
+        if self.qtype == "number" and self.missing_nearby:
+            # A figure is only an answer for the subject asked: a 全区 营收 is no answer to
+            # "某公司的营收". (Other question types keep this as a soft penalty: their answers
+            # are often phrased without repeating the subject.)
+            return False
+        return (not self.absent_subjects and self.unit_ok and self.figure_ok and self.typed
+                and self.attribute_ok)
+
+
+def check(qa: QueryAnalysis, c: Candidate, view: SentenceView, tokenizer: Tokenizer,
+          subjects: tuple[str, ...] | None = None) -> Evidence:
+    """The :class:`Evidence` of candidate ``c`` for ``qa`` (``subjects`` overrides the
+    question's, to check one subject of several)."""
+    doc = view.docs[c.doc_id]
+    subjects = qa.subjects if subjects is None else subjects
+    ctx = normalize(c.text + view.previous_text(c) + doc.meta.title).lower()
+    missing = tuple(w for w in subjects if w.lower() not in ctx)
+    # A news paragraph often names its subject once, a paragraph earlier ("某公司CEO告诉记者…"
+    # then a paragraph of his quote with the figure): the wider context for the figure check.
+    nearby = normalize(view.paragraph_text(c, back=1)).lower() if missing else ""
+    missing_nearby = tuple(w for w in missing if w.lower() not in nearby)
+    full = view.snap.folded_text(doc.doc_id)
+    absent = tuple(w for w in missing if w.lower() not in full)
+    text = normalize(c.text)
+    # An organisation's name has no reliable shape (jieba splits 云智/科技): that type is a
+    # score bonus, not a check.
+    typed = holds_answer_type(qa, c.text, tokenizer) or (
+        qa.wants_person and view.speaker(c) is not None) or (
+        qa.qtype == "entity" and not qa.wants_person)
+    # English questions name their measure through the glossary only: not held to it.
+    attribute_ok = qa.english or c.attribute >= MIN_ATTRIBUTE
+    return Evidence(qa.qtype, missing, absent, missing_nearby, _unit_ok(qa.unit, text),
+                    _figure_ok(qa, text), typed, attribute_ok)
+
+
+def _unit_ok(unit: str, text: str) -> bool:
+    if unit == "duration":
+        return DURATION_FIGURE.search(text) is not None
+    if unit == "money":
+        return MONEY_FIGURE.search(text) is not None
+    if unit:
+        return figure_with_unit(unit).search(text) is not None
+    return True
+
+
+def _figure_ok(qa: QueryAnalysis, text: str) -> bool:
+    if qa.qtype != "number":
+        return True
+    new = [m.group(0) for m in FIGURE.finditer(text) if normalize(m.group(0)) not in qa.figures]
+    return any(has_quantity(f) for f in new) \
+        or CN_FIGURE.search(text) is not None or PLAIN_QUANTITY.search(text) is not None

@@ -1,0 +1,180 @@
+"""What makes a sentence answer a question, as named functions, each testable on its own.
+
+A word of the question counts by its IDF; a word the corpus never uses counts as much as the
+rarest word it does use: it names something the articles may not have (an age, a profit), so
+a sentence that lacks it must not look like an answer because it shares the subject's name.
+A word of the lexicon's measure classes is matched by any word of its class (营收 for 挣).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from rag.answer.dates import statement_years
+from rag.retrieve.query import QueryAnalysis
+from rag.text.glossary import expand_english
+from rag.text.lexicon import LEXICON
+from rag.text.patterns import (
+    CJK_RUN,
+    CN_FIGURE,
+    DATE_MENTION,
+    LIST_HEAD,
+    PLAIN_QUANTITY,
+    SPEECH_VERBS,
+    WH_TARGET_EN,
+    YEAR_TOKEN,
+    has_quantity,
+    name_ending,
+)
+from rag.text.tokenize import Tokenizer
+
+__all__ = ["ANSWER_TYPES", "ORG_SUFFIXES", "coverage", "wh_target", "list_head", "names_organisation", "weight", "holds_answer_type", "is_plan", "plan_fit",
+           "question_words", "year_fit", "YEAR_CLASH", "YEAR_ELSEWHEN"]
+
+ANSWER_TYPES = ("date", "entity", "number", "list", "fact")
+CLASS_MATCH = 0.8  # a measure named by another word of its class
+CONTEXT_MATCH = 0.5  # a word found in the sentence before, or the title, not in the sentence
+ANAPHOR_MATCH = 1.0  # the same, when the sentence opens with 这/该/其 and so continues it
+_PLAN = LEXICON.words("plan")
+_RESULT = LEXICON.words("result")
+
+
+def question_words(qa: QueryAnalysis, tokenizer: Tokenizer,
+                   vocabulary: Mapping[str, float] | None = None) -> list[str]:
+    """The words a sentence is checked against: the question's tokens without filler and
+    question words; years are judged by :func:`year_fit`, not as words. An English question
+    keeps its English words (no Chinese sentence holds them) beside the glossary's Chinese
+    ones, so its coverage stays low and its dense similarity decides."""
+    if qa.english:
+        # The wh-phrase names the answer's type, not a word the sentence shares ("which
+        # company"); the glossary's Chinese for the rest is what a Chinese sentence can hold,
+        # with the question's own words the articles write too (TTS, 90%).
+        asked = WH_TARGET_EN.sub(" ", qa.text)
+        shared = [t for t in tokenizer.tokens(asked) if vocabulary and t in vocabulary]
+        text = " ".join([*CJK_RUN.findall(expand_english(asked)), *shared])
+    else:
+        text = qa.corrected
+        if re.search(r"[A-Za-z]{2,}", text):
+            text = expand_english(" ".join(re.findall(r"[A-Za-z][A-Za-z-]+", text))) + " " + text
+    target = set() if qa.english else wh_target(qa, tokenizer)
+    out = [t for t in tokenizer.tokens(text) if t not in LEXICON.generic and t not in target
+           and not (qa.years and YEAR_TOKEN.fullmatch(t))]
+    if qa.asks_plan:
+        # 目标/计划 is answered by any plan sentence (力争/将/确保), whether it prints the word
+        # or not; as a word it would favour the sentence that happens to print it.
+        out = [t for t in out if t not in _PLAN]
+    return list(dict.fromkeys(out))
+
+
+def wh_target(qa: QueryAnalysis, tokenizer: Tokenizer) -> set[str]:
+    """The noun after 哪个/哪家/哪些 ("哪个部门", "哪家广州企业" -> 企业): it names the type of
+    the answer, not a word the answer's sentence shares."""
+    tagged = tokenizer.tagged(qa.corrected)
+    for i, (w, _) in enumerate(tagged):
+        if w.startswith("哪"):
+            for nxt, flag in tagged[i + 1:i + 3]:
+                if nxt in qa.subjects:
+                    continue
+                return {nxt} if flag.startswith("n") else set()
+    return set()
+
+
+def weight(t: str, idf: Mapping[str, float], unseen: float, corpus: str) -> float:
+    """A word's weight: its IDF; a word the corpus never writes weighs as much as its rarest
+    word, one it writes only inside longer words (a segmentation artefact) the median."""
+    w = idf.get(t)
+    if w is not None:
+        return w
+    return unseen / 2 if t.lower() in corpus else unseen
+
+
+def coverage(words: Iterable[str], sentence: set[str], context: set[str],
+             weights: Mapping[str, float], text: str = "", continues: bool = False) -> float:
+    """Weighted share of ``words`` the sentence holds: 1 for a word in it (as a token, or
+    written inside a longer word of ``text``), CLASS_MATCH for another word of its measure
+    class, CONTEXT_MATCH for a word only in ``context``."""
+    total = hit = 0.0
+    for t in words:
+        w = weights[t]
+        total += w
+        if t in sentence or (len(t) >= 2 and t in text):
+            hit += w
+        elif LEXICON.measure_classes(t) and any(LEXICON.same_measure(t, s) for s in sentence):
+            hit += CLASS_MATCH * w
+        elif t in context:
+            hit += (ANAPHOR_MATCH if continues else CONTEXT_MATCH) * w
+    return hit / total if total else 0.0
+
+
+ORG_SUFFIXES = LEXICON.words("org")
+
+
+def holds_answer_type(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> bool:
+    """Can ``text`` answer the asked type at all: a figure or a quantity in words for 多少,
+    a date for 何时, a person for 谁, an organisation other than the subjects for 哪家, more
+    than one item for 哪些."""
+    if qa.qtype == "number":
+        return bool(has_quantity(text) or CN_FIGURE.search(text) or PLAIN_QUANTITY.search(text))
+    if qa.qtype == "date":
+        return bool(DATE_MENTION.search(text))
+    if qa.qtype == "entity":
+        if qa.wants_person:
+            return bool(tokenizer.persons(text)) or any(v in text for v in SPEECH_VERBS)
+        return names_organisation(qa, text)
+    if qa.qtype == "list":
+        head = list_head(qa.corrected)
+        if head:  # "哪几条线" asks for instances of 线: 18号线、22号线
+            return text.count(head) >= 2 or (head in text and "、" in text)
+        return "、" in text or "," in text or "和" in text
+    return True
+
+
+def names_organisation(qa: QueryAnalysis, text: str) -> bool:
+    """Does ``text`` name an organisation other than the question's subjects?"""
+    named = set(qa.subjects)
+    return any(m.group(0) not in named for m in name_ending(ORG_SUFFIXES).finditer(text))
+
+
+def list_head(question: str) -> str:
+    """The noun whose instances a list question asks for: "哪几条线" -> "线", "哪些领域" ->
+    "领域" (empty when the question names none)."""
+    m = LIST_HEAD.search(question)
+    return m.group(1) if m else ""
+
+
+def is_plan(text: str) -> bool:
+    """A sentence stating a plan or target (力争, 将, 确保, 目标 …), not "将近"."""
+    return any(w in text for w in _PLAN if w != "将") or ("将" in text and "将近" not in text)
+
+
+def plan_fit(qa: QueryAnalysis, text: str) -> int:
+    """+1 a plan answers a plan question, -1 a plain result does not, 0 otherwise."""
+    if not qa.asks_plan:
+        return 0
+    if is_plan(text):
+        return 1
+    return -1 if any(w in text for w in _RESULT) else 0
+
+
+YEAR_CLASH = -1  # the sentence writes another year
+YEAR_ELSEWHEN = -2  # it writes none, or only relative ones, and means another year
+
+
+def year_fit(qa: QueryAnalysis, text: str, doc_date: str | None, doc_year: int | None) -> int:
+    """+1 the statement is about an asked year, YEAR_CLASH / YEAR_ELSEWHEN about another one,
+    0 when no year is asked or nothing tells.
+
+    A sentence's years are those it writes, and its relative dates resolved against its
+    article's date (全年 in a 2025 article is 2025); a sentence with none speaks of its
+    article's present."""
+    if not qa.years:
+        return 0
+    years, explicit = statement_years(text, doc_date)
+    if years & set(qa.years):
+        return 1
+    if explicit:
+        return YEAR_CLASH
+    if years or (doc_year and doc_year not in qa.years):
+        return YEAR_ELSEWHEN
+    return 0

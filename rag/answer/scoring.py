@@ -1,0 +1,135 @@
+"""Scoring a candidate sentence: the features of ``rag.answer.features`` under one set of
+documented weights.
+
+The weights were set on eval/dev.jsonl only; each says what it rewards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from rag.answer.candidates import Candidate, SentenceView
+from rag.answer.features import (
+    YEAR_CLASH,
+    YEAR_ELSEWHEN,
+    coverage,
+    holds_answer_type,
+    is_plan,
+    list_head,
+    plan_fit,
+    question_words,
+    weight,
+    year_fit,
+)
+from rag.retrieve.query import QueryAnalysis
+from rag.text.lexicon import LEXICON
+from rag.text.patterns import ANAPHOR_START
+from rag.text.tokenize import Tokenizer
+
+__all__ = ["Scorer", "Weights"]
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much each feature adds to a candidate's score."""
+
+    coverage: float = 2.0  # share of the question's words the sentence holds (0..1)
+    coverage_english: float = 1.0  # the same for English questions (glossary words only)
+    answer_type: float = 0.5  # the sentence holds a figure / date / name of the asked type
+    wrong_type: float = -0.3  # a figure question and the sentence has none
+    year_match: float = 0.8  # the statement is about the asked year
+    year_clash: float = -0.8  # it writes other years only
+    year_other_present: float = -0.4  # it writes none, and its article is of another year
+    plan: float = 0.4  # a plan sentence for a plan question
+    not_plan: float = -0.2  # a plain result for a plan question
+    rank: float = 0.3  # x 1/rank of the passage it came from: retrieval agreement
+    dense: float = 1.0  # x its dense similarity to the question, relative to the best
+    dense_english: float = 4.0  # the same for English questions: their words cannot match
+    fragment: float = -0.5  # a heading or fragment under 8 characters
+    list_items: float = 0.6  # an announced list with its items, for a list question
+
+
+class Scorer:
+    """Scores candidates of one question; word sets are computed once per question."""
+
+    def __init__(self, qa: QueryAnalysis, view: SentenceView, tokenizer: Tokenizer,
+                 weights: Weights | None = None) -> None:
+        self.qa = qa
+        self.view = view
+        self.tk = tokenizer
+        self.w = weights or Weights()
+        self.words = question_words(qa, tokenizer, view.snap.idf)
+        self.head = list_head(qa.corrected)
+        measure = set(qa.measure)
+        # One character says little ("办", "发"): the attribute is read from longer words.
+        self.measure_words = [t for t in self.words if t in measure and len(t) >= 2]
+        # "X的局长是谁" asks who holds a role: a sentence that does not name the role cannot
+        # say who holds it (a 负责人 is not the 局长). An attribute no article writes at all
+        # (an age, a prize) is stated by no sentence.
+        # So does a figure question: "多少台设备" needs 设备 (or a word of its class), though a
+        # plan sentence answers "目标是多少" whether it prints 目标 or says 力争/将.
+        self.focus = qa.focus if qa.qtype in ("entity", "number") and (
+            qa.wants_person or qa.qtype == "number") else ""
+        self.plan_head = self.focus in LEXICON.words("plan")
+        self.unwritten = bool(qa.focus) and qa.qtype in ("number", "date", "entity") \
+            and qa.focus.lower() not in view.snap.folded_corpus \
+            and not LEXICON.measure_classes(qa.focus)
+        idf = view.snap.idf
+        self.idf = idf
+        unseen = max(idf.values(), default=1.0)
+        self.weights = {t: weight(t, idf, unseen, view.snap.folded_corpus) for t in self.words}
+
+    def coverage(self, c: Candidate) -> tuple[float, float]:
+        """The question's word coverage by ``c`` (its title and previous sentence as context),
+        and the coverage of the words naming the asked measure (1.0 when it names none)."""
+        doc = self.view.docs[c.doc_id]
+        sentence = set(self.tk.tokens(c.text))
+        context = set(self.tk.tokens(doc.meta.title)) | set(self.tk.tokens(
+            self.view.previous_text(c)))
+        text = c.text.lower()
+        continues = ANAPHOR_START.match(c.text) is not None
+        # The attribute must be stated in the sentence itself (or the one it continues); the
+        # subject may sit around it.
+        attribute = coverage(self.measure_words, sentence, context if continues else set(),
+                             self.weights, text, continues) if self.measure_words else 1.0
+        if self.unwritten:
+            attribute = 0.0
+        if self.focus and not coverage([self.focus], sentence, context, {self.focus: 1.0}, text,
+                                       continues) and not (self.plan_head and is_plan(c.text)):
+            attribute = 0.0  # the role or measure asked is not named
+        return coverage(self.words, sentence, context, self.weights, text, continues), attribute
+
+    def score(self, c: Candidate, best_sim: float) -> Candidate:
+        """``c`` with its score, coverage and year fit."""
+        qa, w = self.qa, self.w
+        doc = self.view.docs[c.doc_id]
+        cov, attribute = self.coverage(c)
+        s = (w.coverage_english if qa.english else w.coverage) * cov
+        typed = holds_answer_type(qa, c.text, self.tk)
+        if typed and qa.qtype != "fact":
+            s += w.answer_type
+        elif qa.qtype == "number":
+            s += w.wrong_type
+        if c.kind == "list" and (not self.head or self.head in c.text):
+            s += w.list_items
+        fit = plan_fit(qa, c.text)
+        s += w.plan if fit > 0 else w.not_plan if fit < 0 else 0.0
+        yf = year_fit(qa, c.text, doc.meta.date, doc.meta.year())
+        if yf > 0:
+            s += w.year_match
+        elif yf == YEAR_CLASH:
+            s += w.year_clash
+        elif yf == YEAR_ELSEWHEN:
+            s += w.year_other_present
+        s += w.rank / c.hit_rank
+        if best_sim > 0:
+            s += (w.dense_english if qa.english else w.dense) * (c.sim - best_sim)
+        if len(c.text) < 8:
+            s += w.fragment
+        return replace(c, score=s, coverage=cov, attribute=attribute, year_fit=yf)
+
+    def rank(self, cands: list[Candidate]) -> list[Candidate]:
+        """Scored candidates, best first; ties by retrieval rank, then position."""
+        best_sim = max((c.sim for c in cands), default=0.0)
+        out = [self.score(c, best_sim) for c in cands]
+        return sorted(out, key=lambda c: (-c.score, c.hit_rank, c.doc_id, c.start))

@@ -1,0 +1,281 @@
+"""What a question asks, computed once and shared by retrieval and the answerer.
+
+    >>> answer_type("海珠2026年大模型目标是多少"), answer_type("Who chairs the alliance?")
+    ('number', 'entity')
+    >>> split_parts("某区有多少家企业？另一区呢？")
+    ['某区有多少家企业', '另一区呢']
+
+A question is read in its own words: the language, typos fixed against the corpus, the answer
+type (a figure, a date, a person or organisation, a list), the subjects it names, the words
+naming the measure it asks about, the unit, the years (今年/去年 in the question resolved
+against today's date), whether it asks for a plan, and its parts when it asks several things.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import date
+
+from rag.text.glossary import expand_english
+from rag.text.lexicon import LEXICON
+from rag.text.patterns import (
+    CJK_RUN,
+    FIGURE,
+    ORDINAL_TOKEN,
+    REL_YEAR,
+    YEAR,
+    YEAR_TOKEN,
+    is_english,
+    normalize,
+)
+from rag.text.spelling import TypoCorrector
+from rag.text.tokenize import Tokenizer
+
+__all__ = ["QueryAnalysis", "analyze", "answer_type", "complete_followup", "head_noun",
+           "split_parts"]
+
+# Questions asking for a plan or target; a "要/将" before the verb asks what is planned.
+_ASKS_PLAN = re.compile(r"目标|计划|规划|打算|预期|力争|要达到|准备|拟|要[^求]|将|target|goal|plan|aim")
+_UNIT_ASK = re.compile(r"多少(亿元|万元|钱|P|个|家|人|名|款|台|辆|项|件|条|户|场|次|年|亿|万|元|倍|"
+                       r"平方米|吨|斤)")
+_UNIT_FORMS = {"钱": "元", "亿": "亿", "万": "万", "亿元": "money", "万元": "money"}
+_DURATION = re.compile(r"多久|多长时间|多少天|几天|多少年|how long")
+# One question in several: split at question marks and semicolons, and at a comma that starts
+# an elliptical follow-up ("…，B区呢").
+_PART_SEP = re.compile(r"[？?；;]+|[，,](?=[^，,？?]{1,20}呢)")
+_ELLIPSIS_HEAD = re.compile(r"^(那么|那|还有|另外|以及|and |what about )")
+_ELLIPSIS_TAIL = re.compile(r"(呢|吗)$")
+_WH = re.compile(r"(是多少|有多少|多少|几|是谁|谁|哪[一个家位些里天年月]?|什么|何时|何|如何|怎么|"
+                 r"how many|how much|who|when|which|what|where)")
+_WH_TAIL = re.compile(r"(是多少|有多少|多少[个家名项款台人次条元户场]?|几[个家名项款台次条户场届]?|"
+                      r"是谁|是哪[一个家位些里天年月]*|什么时候|哪[一个家位些里天年月]*)")
+_JOINED = re.compile(r"和|与|及|、|以及")
+_SEVERAL = re.compile(r"分别|各自|各是|各有|各为|对比|相比")
+_YEAR_WORD = re.compile(r"20\d\d年?")
+# A pronoun standing for the subject of the part before: "它一共连接了多少台设备".
+_PRONOUN = re.compile(r"^(?:它们|它|其|该公司|该企业|该集团|该机构|这家公司|这家企业)")
+
+
+@dataclass(frozen=True)
+class QueryAnalysis:
+    """One question as the retriever and the answerer read it.
+
+    ``measure``: the content words naming what is asked (not the subjects, not question or
+    filler words); ``relative``: the question's relative year words and the years they mean
+    (shown to the user); ``parts``: the sub-questions of a question that asks several things.
+    """
+
+    text: str
+    lang: str
+    corrected: str
+    searched: str
+    qtype: str
+    subjects: tuple[str, ...] = ()
+    measure: tuple[str, ...] = ()
+    unit: str = ""
+    years: tuple[int, ...] = ()
+    relative: tuple[tuple[str, int], ...] = ()
+    asks_plan: bool = False
+    figures: frozenset[str] = frozenset()
+    focus: str = ""
+    wants_person: bool = False
+    parts: tuple[QueryAnalysis, ...] = ()
+
+    @property
+    def english(self) -> bool:
+        return self.lang == "en"
+
+
+def answer_type(q: str) -> str:
+    """Coarse expected answer type of a question (Chinese or English)."""
+    ql = q.lower()
+    if re.search(r"哪一?年|何时|什么时候|啥时候|哪天|几月|哪个月|几号|日期|when|what year|which year|"
+                 r"what date", ql):
+        return "date"
+    if re.search(r"谁|哪位|何人|哪家|哪个(企业|公司|单位|机构|部门|学校|大学|高校)|哪些(企业|公司|单位|机构)|"
+                 r"\bwho\b|which (company|companies|organi|firm|institut|universit)", ql):
+        return "entity"
+    # "三大任务是什么", "哪几条线", "包括哪些": the items of a list.
+    if re.search(r"哪几|哪些|包括|有什么|有哪|what are|which|[两三四五六七八九十几]+(?:大|个|项|类|条|种)"
+                 r"[^,，。?？]{0,8}(?:是什么|是啥|分别是|指什么)", ql):
+        return "list"
+    if re.search(r"多少|几|多大|多久|多长时间|第几|排名|how (much|many|long)|percentage|rank|"
+                 r"what (?:\w+ ){0,2}(?:number|amount|target|scale|share|size|revenue|figure|rate)",
+                 ql):
+        return "number"
+    return "fact"
+
+
+def split_parts(question: str) -> list[str]:
+    """The sub-questions of ``question`` (one when it asks one thing), at most three."""
+    parts = [p.strip(" ，,。") for p in _PART_SEP.split(question)]
+    parts = [p for p in parts if len(p) >= 2]
+    return parts[:3] if len(parts) >= 2 else [question.strip()]
+
+
+def complete_followup(q: str, history: list[str] | tuple[str, ...]) -> str:
+    """Turn an elliptical follow-up into a full question using the previous one.
+
+    ``complete_followup("那2025年呢", ["某区2026年的目标是多少"])`` -> ``"某区2025年的目标是多少"``.
+    """
+    if not history:
+        return q
+    prev = history[-1]
+    elliptical = len(q) <= 14 and (q.startswith(("那", "那么", "还有", "and ", "what about"))
+                                   or q.rstrip("?？ ").endswith("呢"))
+    if not elliptical:
+        return q
+    core = _ELLIPSIS_TAIL.sub("", _ELLIPSIS_HEAD.sub("", q).rstrip("?？ "))
+    ys = YEAR.findall(normalize(core))
+    if ys and YEAR.search(prev):
+        return YEAR.sub(ys[0], prev, count=1)
+    return f"{prev} {core}".strip()
+
+
+def _complete_part(part: str, prev: str, tokenizer: Tokenizer) -> str:
+    """A sub-question made whole from the one before: "B区呢" after "A区有多少家企业" asks
+    "B区有多少家企业"; "算法备案呢" after "某区有多少个模型备案" asks the other measure."""
+    core = _ELLIPSIS_TAIL.sub("", _ELLIPSIS_HEAD.sub("", part).strip()).strip()
+    if _WH.search(core.lower()) and len(core) > 6 and tokenizer.entities(core):
+        return core  # a question of its own
+    ys, prev_ys = YEAR.findall(core), YEAR.findall(prev)
+    if ys and prev_ys and not _WH.search(core):
+        return prev.replace(prev_ys[0], ys[0], 1)
+    ents, prev_ents = tokenizer.entities(core), tokenizer.entities(prev)
+    if ents and prev_ents and not set(ents) & set(prev_ents) and len(core) <= len(ents[0]) + 2:
+        return prev.replace(prev_ents[0], ents[0], 1)
+    wh = _WH_TAIL.search(prev)
+    topic = prev_ents[0] if prev_ents and not ents else ""
+    if topic and _PRONOUN.search(core):  # "它/其/该公司…" stands for the subject before
+        return _PRONOUN.sub(topic, core, count=1) + (wh.group(0) if wh and not _WH.search(core)
+                                                     else "")
+    # A part naming no subject of its own is about the one before's ("…？2026年是第几届？").
+    return f"{topic}{core}{wh.group(0) if wh and not _WH.search(core) else ''}"
+
+
+def _several_subjects(text: str, tokenizer: Tokenizer) -> list[str]:
+    """"A和B分别…" asks each of A and B: one question per subject or year. When A and B are
+    joined directly each takes the place of the pair; when each heads a phrase of its own
+    ("A的X和B的Y分别有多少") the two phrases share what follows."""
+    several = _SEVERAL.search(text)
+    if not several:
+        return []
+    ents = tokenizer.entities(text)
+    years = list(dict.fromkeys(m.group(0) for m in _YEAR_WORD.finditer(text)))
+    for items in (years, ents):
+        if len(items) < 2:
+            continue
+        alt = "|".join(map(re.escape, items))
+        joined = re.search(f"(?:{alt})(?:(?:{_JOINED.pattern})(?:{alt}))+", text)
+        if joined:
+            span = joined.group(0)
+            return [_SEVERAL.sub("", text.replace(span, it, 1)) for it in items if it in span]
+    head, rest = text[:several.start()], _SEVERAL.sub("", text[several.start():], count=1)
+    halves = _JOINED.split(head)
+    if len(halves) == 2 and all(tokenizer.entities(h) for h in halves):
+        return [f"{h}{rest}" for h in halves]
+    return []
+
+
+def _years(text: str, today: date) -> tuple[tuple[int, ...], tuple[tuple[str, int], ...]]:
+    explicit = {int(y) for y in YEAR.findall(normalize(text))}
+    relative = [(w, today.year + off) for w, off in REL_YEAR.items()
+                if w in text and w not in ("全年", "年内", "年底", "当年")]
+    return tuple(sorted(explicit | {y for _, y in relative})), tuple(relative)
+
+
+def _unit(q: str, qtype: str, tokenizer: Tokenizer) -> str:
+    m = _UNIT_ASK.search(q)
+    # The unit must be a word of its own: "多少人参加" asks for 人, "多少人工智能企业" doesn't.
+    if m and tokenizer.plain_cut(q[m.start(1):])[0] == m.group(1):
+        return _UNIT_FORMS.get(m.group(1), m.group(1))
+    if qtype == "number" and not m and any(w in q for w in LEXICON.words("unit")):
+        return "money"
+    if _DURATION.search(q.lower()):
+        return "duration"
+    return ""
+
+
+def _measure(text: str, subjects: tuple[str, ...], tokenizer: Tokenizer) -> tuple[str, ...]:
+    """Content words of ``text`` that are not subjects, years, figures or filler."""
+    inside = set(subjects) | {t for s in subjects for t in tokenizer.tokens(s)}
+    out = []
+    for t in tokenizer.tokens(text):
+        if t in inside or t in LEXICON.generic or YEAR_TOKEN.fullmatch(t) or t[0].isdigit() \
+                or ORDINAL_TOKEN.fullmatch(t):
+            continue
+        out.append(t)
+    return tuple(dict.fromkeys(out))
+
+
+_HOW_MANY = re.compile(r"^(多少|几)")
+_CLASSIFIER = frozenset("个家名项款台人次条元户场届位所座批种类辆件支艘")
+
+
+def head_noun(q: str, subjects: tuple[str, ...], tokenizer: Tokenizer) -> str:
+    """The word naming the attribute asked: the noun counted by 多少/几 (the last of its noun
+    phrase: "多少个模型备案项目" -> 项目), else the last word before the question word that names
+    a measure of the lexicon ("挣了多少钱" -> 挣), else the last noun before it ("局长是谁" ->
+    局长). Empty when the question names none (or only its subjects, or filler)."""
+    tagged = [(w, f) for w, f in tokenizer.tagged(q) if w.strip()]
+
+    def usable(w: str, f: str) -> bool:
+        return (f.startswith("n") or f == "vn") and len(w) >= 2 and w not in LEXICON.generic \
+            and w not in subjects and not any(w in s for s in subjects)
+
+    for i, (w, _) in enumerate(tagged):
+        if _WH.match(w) or w.startswith(("多少", "几", "谁", "哪", "什么", "多大", "多久")):
+            rest = tagged[i + 1:]
+            if rest and rest[0][0] in _CLASSIFIER:
+                rest = rest[1:]
+            phrase = []
+            for a, f in rest:
+                if not (f.startswith("n") or f in ("vn", "v")):
+                    break
+                phrase.append((a, f))
+            nouns = [a for a, f in phrase if usable(a, f)]
+            if _HOW_MANY.match(w) and nouns:
+                return nouns[-1]
+            if w.startswith("哪") and not w.startswith(("哪里", "哪儿")):
+                return ""  # 哪个X / 哪家X: X names the answer's type
+            measured = [a for a, _ in tagged[:i] if LEXICON.measure_classes(a)
+                        and a not in subjects]
+            if measured:
+                return measured[-1]
+            before = [a for a, f in tagged[:i] if usable(a, f)]
+            return before[-1] if before else ""
+    return ""
+
+
+def analyze(question: str, tokenizer: Tokenizer, corrector: TypoCorrector, today: date,
+            split: bool = True) -> QueryAnalysis:
+    """The :class:`QueryAnalysis` of ``question`` (whitespace-normalised by the caller)."""
+    lang = "en" if is_english(question) else "zh"
+    corrected = question if lang == "en" else corrector.correct(question)
+    searched = expand_english(corrected, corrector.pinyin_names(question))
+    # English questions are read through the Chinese words the glossary gives them.
+    zh = " ".join(CJK_RUN.findall(searched)) if lang == "en" else corrected
+    qtype = answer_type(corrected)
+    years, relative = _years(corrected, today)
+    subjects = tuple(tokenizer.entities(zh)) if zh else ()
+    qa = QueryAnalysis(
+        text=question, lang=lang, corrected=corrected, searched=searched, qtype=qtype,
+        subjects=subjects, measure=_measure(zh, subjects, tokenizer),
+        unit="" if lang == "en" else _unit(corrected, qtype, tokenizer),
+        years=years, relative=relative, asks_plan=bool(_ASKS_PLAN.search(corrected.lower())),
+        figures=frozenset(normalize(m.group(0)) for m in FIGURE.finditer(normalize(corrected))),
+        focus="" if lang == "en" else head_noun(corrected, subjects, tokenizer),
+        wants_person=bool(re.search(r"谁|哪位|何人|\bwho\b", corrected.lower())))
+    if not split:
+        return qa
+    texts = split_parts(corrected) if lang == "zh" else split_parts(question)
+    if len(texts) >= 2:
+        whole = [texts[0]] + [_complete_part(p, texts[i], tokenizer)
+                              for i, p in enumerate(texts[1:])]
+    else:
+        whole = _several_subjects(corrected, tokenizer) if lang == "zh" else []
+    if len(whole) >= 2:
+        parts = tuple(analyze(p, tokenizer, corrector, today, split=False) for p in whole)
+        return replace(qa, parts=parts)
+    return qa
