@@ -202,21 +202,29 @@ class Pipeline:
                              ("total", (time.perf_counter() - t0) * 1000)))
 
     def _find(self, retriever: Retriever, qa: QueryAnalysis, k: int, filters: dict) -> Found:
-        """One (sub-)question's hits, hits from articles of other years (a figure question
-        without a year may be answered at two dates), and its sentences' similarities."""
+        """One (sub-)question's hits; hits from articles of the years it asks (their 今年 is
+        that year, though they may not print it); hits from articles of other years (a figure
+        question without a year may be answered at two dates); its sentences' similarities."""
         res = retriever.search(qa.text, k=k, searched=qa.searched, **filters)
-        other: tuple = ()
-        if res.hits and not qa.years and qa.qtype == "number" \
-                and not filters.get("doc_ids"):
-            year = retriever.snap.docs[res.hits[0].chunk.doc_id].meta.year()
-            others = [d.doc_id for d in retriever.snap.docs.values()
-                      if d.meta.year() and d.meta.year() != year]
-            if year and others:
-                other = retriever.search(qa.text, k=4, searched=qa.searched, doc_ids=others,
-                                         since=filters.get("since"),
-                                         until=filters.get("until")).hits
-        sims = retriever.sentence_similarities(qa.searched, (*res.hits, *other))
-        return Found(qa, res, tuple(other), sims)
+        docs = retriever.snap.docs.values()
+        top_year = retriever.snap.docs[res.hits[0].chunk.doc_id].meta.year() if res.hits else None
+        same, other = (), ()
+        if not filters.get("doc_ids"):
+            if qa.years:
+                same = self._within(retriever, qa, [d.doc_id for d in docs
+                                                    if d.meta.year() in qa.years], filters)
+            elif qa.qtype == "number" and top_year:
+                other = self._within(retriever, qa, [d.doc_id for d in docs if d.meta.year()
+                                                     and d.meta.year() != top_year], filters)
+        sims = retriever.sentence_similarities(qa.searched, (*res.hits, *same, *other))
+        return Found(qa, res, other, sims, same)
+
+    @staticmethod
+    def _within(retriever: Retriever, qa: QueryAnalysis, doc_ids: list[str], filters: dict):
+        if not doc_ids:
+            return ()
+        return retriever.search(qa.text, k=4, searched=qa.searched, doc_ids=doc_ids,
+                                since=filters.get("since"), until=filters.get("until")).hits
 
     def _llm(self, q: str, full_q: str, res: SearchResult, extractive: ExtractiveAnswerer,
              fallback, t0: float, t_ret: float) -> Iterator[str | Answer]:

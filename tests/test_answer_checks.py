@@ -18,7 +18,7 @@ ARTICLES = {
         "南沙人工智能产业观察",
         "2025-05-10",
         "南沙区集聚人工智能企业100多家,产业生态加快形成。\n\n"
-        "当日,南沙设立规模5亿元的人工智能产业基金,重点投向算力和大模型。\n\n"
+        "当日,南沙设立规模8亿元的创新产业基金,重点投向算力和大模型。\n\n"
         "南沙区科技局负责人表示,将持续优化营商环境。",
     ),
     "b_quwan": (
@@ -66,8 +66,8 @@ def test_figure_for_the_subject_asked_is_answered(pipe):
     # The only 营收 figure belongs to 全区, not to 趣丸科技 (named two paragraphs earlier:
     # the subject may sit in the paragraph before, not further).
     "趣丸科技去年的营收有多少？",
-    # "5亿元" is the fund's size, given in the question; nothing says how much went to 算力.
-    "南沙5亿元的人工智能产业基金投向算力多少钱？",
+    # "8亿元" is the fund's size, given in the question; nothing says how much went to 算力.
+    "南沙8亿元的创新产业基金投向算力多少钱？",
     # No article mentions 奖金: the money figures nearby cannot be its answer.
     "南沙人工智能产业基金的奖金是多少？",
     # "负责人表示" names no 局长.
@@ -100,7 +100,7 @@ def test_money_unit_asked_as_yiyuan_or_wanyuan(pipe):
     for q in ("南沙的产业基金规模是多少亿元？", "南沙的产业基金规模是多少万元？"):
         assert r.analyze(q).unit == "money", q
     a = pipe.ask("南沙的产业基金规模是多少万元？")
-    assert not a.refused and "5亿元" in a.text, a.text
+    assert not a.refused and "8亿元" in a.text, a.text
     # An amount of money is asked; a count of firms is no answer.
     a = pipe.ask("南沙集聚的人工智能企业营收是多少亿元？")
     assert a.refused or "100多家" not in a.text, a.text

@@ -43,6 +43,7 @@ class Found:
     result: SearchResult
     other_dates: tuple[Hit, ...] = ()  # hits from articles of other years than the top one
     sims: Mapping[tuple[str, int, int], float] = field(default_factory=dict)
+    asked_years: tuple[Hit, ...] = ()  # hits from articles of the years asked
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,8 @@ class ExtractiveAnswerer:
         if not res.hits:
             return _Part((), (), 0.0)
         scorer = Scorer(qa, self.view, self.tk)
-        ranked = scorer.rank(self.view.candidates(res.hits, f.sims, lists=qa.qtype == "list"))
+        ranked = scorer.rank(self.view.candidates((*res.hits, *f.asked_years), f.sims,
+                                                  lists=qa.qtype == "list"))
         best = self._first_passing(qa, ranked)
         if best is None:
             return _Part((), (), 0.0)

@@ -21,6 +21,7 @@ from rag.text.patterns import (
     DATE_MENTION,
     LIST_HEAD,
     PLAIN_QUANTITY,
+    PROPORTION,
     SPEECH_VERBS,
     WH_TARGET_EN,
     YEAR_TOKEN,
@@ -90,17 +91,19 @@ def weight(t: str, idf: Mapping[str, float], unseen: float, corpus: str) -> floa
 
 
 def coverage(words: Iterable[str], sentence: set[str], context: set[str],
-             weights: Mapping[str, float], text: str = "", continues: bool = False) -> float:
+             weights: Mapping[str, float], text: str = "", continues: bool = False,
+             classes: bool = True) -> float:
     """Weighted share of ``words`` the sentence holds: 1 for a word in it (as a token, or
     written inside a longer word of ``text``), CLASS_MATCH for another word of its measure
-    class, CONTEXT_MATCH for a word only in ``context``."""
+    class (unless ``classes`` is off), CONTEXT_MATCH for a word only in ``context``."""
     total = hit = 0.0
     for t in words:
         w = weights[t]
         total += w
         if t in sentence or (len(t) >= 2 and t in text):
             hit += w
-        elif LEXICON.measure_classes(t) and any(LEXICON.same_measure(t, s) for s in sentence):
+        elif classes and LEXICON.measure_classes(t) and any(
+                LEXICON.same_measure(t, s) for s in sentence):
             hit += CLASS_MATCH * w
         elif t in context:
             hit += (ANAPHOR_MATCH if continues else CONTEXT_MATCH) * w
@@ -115,7 +118,9 @@ def holds_answer_type(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> boo
     a date for 何时, a person for 谁, an organisation other than the subjects for 哪家, more
     than one item for 哪些."""
     if qa.qtype == "number":
-        return bool(has_quantity(text) or CN_FIGURE.search(text) or PLAIN_QUANTITY.search(text))
+        # A rank (首个, 第三) answers "第几 / 排名", not "多少".
+        plain = PLAIN_QUANTITY if qa.asks_rank else PROPORTION
+        return bool(has_quantity(text) or CN_FIGURE.search(text) or plain.search(text))
     if qa.qtype == "date":
         return bool(DATE_MENTION.search(text))
     if qa.qtype == "entity":
@@ -124,7 +129,7 @@ def holds_answer_type(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> boo
         return names_organisation(qa, text)
     if qa.qtype == "list":
         head = list_head(qa.corrected)
-        if head:  # "哪几条线" asks for instances of 线: 18号线、22号线
+        if head:  # "哪几条线" asks for instances of 线: 3号线、7号线
             return text.count(head) >= 2 or (head in text and "、" in text)
         return "、" in text or "," in text or "和" in text
     return True
@@ -149,12 +154,15 @@ def is_plan(text: str) -> bool:
 
 
 def plan_fit(qa: QueryAnalysis, text: str) -> int:
-    """+1 a plan answers a plan question, -1 a plain result does not, 0 otherwise."""
-    if not qa.asks_plan:
-        return 0
-    if is_plan(text):
-        return 1
-    return -1 if any(w in text for w in _RESULT) else 0
+    """+1 a plan answers a plan question, -1 a plain result does not; -1 a plan does not
+    answer a question about what is (集聚了多少, 累计), 0 otherwise."""
+    if qa.asks_plan:
+        if is_plan(text):
+            return 1
+        return -1 if any(w in text for w in _RESULT) else 0
+    if qa.asks_result and is_plan(text) and not any(w in text for w in _RESULT):
+        return -1
+    return 0
 
 
 YEAR_CLASH = -1  # the sentence writes another year

@@ -68,12 +68,18 @@ class Scorer:
         # (an age, a prize) is stated by no sentence.
         # So does a figure question: "多少台设备" needs 设备 (or a word of its class), though a
         # plan sentence answers "目标是多少" whether it prints 目标 or says 力争/将.
-        self.focus = qa.focus if qa.qtype in ("entity", "number") and (
+        focus = qa.focus.lower() if qa.qtype in ("entity", "number") and (
             qa.wants_person or qa.qtype == "number") else ""
+        # A two-word head ("产业 规模") counts whole for a figure question where the articles
+        # write it whole (a 基金规模 is no 产业规模); otherwise its last word does.
+        pair, _, last = focus.rpartition(" ")
+        whole = pair + last
+        self.focus_whole = bool(pair) and qa.qtype == "number" and whole in view.snap.folded_corpus
+        self.focus = whole if self.focus_whole else last
         self.plan_head = self.focus in LEXICON.words("plan")
-        self.unwritten = bool(qa.focus) and qa.qtype in ("number", "date", "entity") \
-            and qa.focus.lower() not in view.snap.folded_corpus \
-            and not LEXICON.measure_classes(qa.focus)
+        head = qa.focus.lower().rpartition(" ")[2]
+        self.unwritten = bool(head) and qa.qtype in ("number", "date", "entity") \
+            and head not in view.snap.folded_corpus and not LEXICON.measure_classes(head)
         idf = view.snap.idf
         self.idf = idf
         unseen = max(idf.values(), default=1.0)
@@ -95,7 +101,8 @@ class Scorer:
         if self.unwritten:
             attribute = 0.0
         if self.focus and not coverage([self.focus], sentence, context, {self.focus: 1.0}, text,
-                                       continues) and not (self.plan_head and is_plan(c.text)):
+                                       continues, classes=not self.focus_whole) \
+                and not (self.plan_head and is_plan(c.text)):
             attribute = 0.0  # the role or measure asked is not named
         return coverage(self.words, sentence, context, self.weights, text, continues), attribute
 

@@ -37,6 +37,8 @@ __all__ = ["QueryAnalysis", "analyze", "answer_type", "complete_followup", "head
 
 # Questions asking for a plan or target; a "要/将" before the verb asks what is planned.
 _ASKS_PLAN = re.compile(r"目标|计划|规划|打算|预期|力争|要达到|准备|拟|要[^求]|将|target|goal|plan|aim")
+# A question about what is or was: a perfective 了, 已, 累计, 目前, 现有.
+_ASKS_RESULT = re.compile(r"了多少|了几|已经?|累计|目前|现有|现在|一共|总共|共有|截至")
 _UNIT_ASK = re.compile(r"多少(亿元|万元|钱|P|个|家|人|名|款|台|辆|项|件|条|户|场|次|年|亿|万|元|倍|"
                        r"平方米|吨|斤)")
 _UNIT_FORMS = {"钱": "元", "亿": "亿", "万": "万", "亿元": "money", "万元": "money"}
@@ -79,6 +81,8 @@ class QueryAnalysis:
     asks_plan: bool = False
     figures: frozenset[str] = frozenset()
     focus: str = ""
+    asks_result: bool = False  # what is or was (集聚了, 累计, 目前), not what is planned
+    asks_rank: bool = False  # 第几, 排名: a rank (首个, 第三) answers it
     wants_person: bool = False
     parts: tuple[QueryAnalysis, ...] = ()
 
@@ -190,7 +194,9 @@ def _unit(q: str, qtype: str, tokenizer: Tokenizer) -> str:
     # The unit must be a word of its own: "多少人参加" asks for 人, "多少人工智能企业" doesn't.
     if m and tokenizer.plain_cut(q[m.start(1):])[0] == m.group(1):
         return _UNIT_FORMS.get(m.group(1), m.group(1))
-    if qtype == "number" and not m and any(w in q for w in LEXICON.words("unit")):
+    # A change (降多少, 涨了多少) is answered by a rate or proportion, not by an amount.
+    change = any(LEXICON.measure_classes(t) & {"growth", "decline"} for t in tokenizer.tokens(q))
+    if qtype == "number" and not m and not change and any(w in q for w in LEXICON.words("unit")):
         return "money"
     if _DURATION.search(q.lower()):
         return "duration"
@@ -198,10 +204,16 @@ def _unit(q: str, qtype: str, tokenizer: Tokenizer) -> str:
 
 
 def _measure(text: str, subjects: tuple[str, ...], tokenizer: Tokenizer) -> tuple[str, ...]:
-    """Content words of ``text`` that are not subjects, years, figures or filler."""
+    """Words of ``text`` naming the measure asked: its nouns, and words of the lexicon's
+    measure classes (挣, 涨), that are not subjects, years, ordinals, figures or filler. Other
+    verbs (集聚, 办到) say how a thing is counted, not what is counted."""
     inside = set(subjects) | {t for s in subjects for t in tokenizer.tokens(s)}
+    nouns = {w for w, f in tokenizer.tagged(text) if f.startswith("n") or f in ("vn", "eng")}
+    nouns |= {t for w in nouns for t in tokenizer.tokens(w)}
     out = []
     for t in tokenizer.tokens(text):
+        if t not in nouns and not LEXICON.measure_classes(t):
+            continue
         if t in inside or t in LEXICON.generic or YEAR_TOKEN.fullmatch(t) or t[0].isdigit() \
                 or ORDINAL_TOKEN.fullmatch(t):
             continue
@@ -215,13 +227,15 @@ _CLASSIFIER = frozenset("个家名项款台人次条元户场届位所座批种�
 
 def head_noun(q: str, subjects: tuple[str, ...], tokenizer: Tokenizer) -> str:
     """The word naming the attribute asked: the noun counted by 多少/几 (the last of its noun
-    phrase: "多少个模型备案项目" -> 项目), else the last word before the question word that names
-    a measure of the lexicon ("挣了多少钱" -> 挣), else the last noun before it ("局长是谁" ->
-    局长). Empty when the question names none (or only its subjects, or filler)."""
+    phrase: "多少个模型备案项目" -> 项目), else the last noun, or word of a measure class of the
+    lexicon, before the question word ("局长是谁" -> 局长, "挣了多少钱" -> 挣); with the noun
+    before it when there is one, space-separated ("产业 规模"). Empty when the question names
+    none (or only its subjects, or filler)."""
     tagged = [(w, f) for w, f in tokenizer.tagged(q) if w.strip()]
 
     def usable(w: str, f: str) -> bool:
-        return (f.startswith("n") or f == "vn") and len(w) >= 2 and w not in LEXICON.generic \
+        return (f.startswith("n") or f in ("vn", "eng")) and len(w) >= 2 \
+            and w not in LEXICON.generic \
             and w not in subjects and not any(w in s for s in subjects)
 
     for i, (w, _) in enumerate(tagged):
@@ -239,12 +253,16 @@ def head_noun(q: str, subjects: tuple[str, ...], tokenizer: Tokenizer) -> str:
                 return nouns[-1]
             if w.startswith("哪") and not w.startswith(("哪里", "哪儿")):
                 return ""  # 哪个X / 哪家X: X names the answer's type
-            measured = [a for a, _ in tagged[:i] if LEXICON.measure_classes(a)
-                        and a not in subjects]
-            if measured:
-                return measured[-1]
-            before = [a for a, f in tagged[:i] if usable(a, f)]
-            return before[-1] if before else ""
+            before = [j for j, (a, f) in enumerate(tagged[:i]) if usable(a, f) or (
+                LEXICON.measure_classes(a) and a not in subjects)]
+            if not before:
+                return ""
+            j = before[-1]
+            # "产业规模": with the noun before it, the head names one measure, not any 规模
+            # (the scorer keeps the pair only where the articles write it whole).
+            if j >= 1 and usable(*tagged[j - 1]) and tagged[j - 1][1].startswith("n"):
+                return f"{tagged[j - 1][0]} {tagged[j][0]}"
+            return tagged[j][0]
     return ""
 
 
@@ -266,6 +284,8 @@ def analyze(question: str, tokenizer: Tokenizer, corrector: TypoCorrector, today
         years=years, relative=relative, asks_plan=bool(_ASKS_PLAN.search(corrected.lower())),
         figures=frozenset(normalize(m.group(0)) for m in FIGURE.finditer(normalize(corrected))),
         focus="" if lang == "en" else head_noun(corrected, subjects, tokenizer),
+        asks_result=bool(_ASKS_RESULT.search(corrected)) and not _ASKS_PLAN.search(corrected),
+        asks_rank=bool(re.search(r"第几|排名|排第|位列|名次|几个这样|首个|rank", corrected.lower())),
         wants_person=bool(re.search(r"谁|哪位|何人|\bwho\b", corrected.lower())))
     if not split:
         return qa

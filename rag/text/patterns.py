@@ -20,7 +20,7 @@ from functools import lru_cache
 
 __all__ = [
     "ANSWER_SENTENCE_END", "BARE_MONTH", "BARE_NUMBER", "DATE_MENTION", "ENUMERATOR",
-    "LIST_ANNOUNCE", "LIST_HEAD", "PLAIN_QUANTITY", "WH_TARGET_EN", "RELATIVE_DATE", "FIGURE_PARTS", "holds_figure", "is_year_number",
+    "LIST_ANNOUNCE", "LIST_HEAD", "PLAIN_QUANTITY", "PROPORTION", "RANK", "WH_TARGET_EN", "RELATIVE_DATE", "FIGURE_PARTS", "holds_figure", "is_year_number",
     "CJK", "CJK_CHARS", "CJK_RUN", "CN_FIGURE", "DATE_UNITS", "DURATION_FIGURE", "MONEY_FIGURE", "CLAUSE_END", "CLOSERS", "FIGURE", "FIGURE_TOKEN",
     "MAGNITUDE", "NUMBER", "NUMBER_RE", "PARA_END", "REL_YEAR", "SENTENCE_END", "SPEECH_VERBS", "UNITS",
     "ANAPHOR_START", "ORDINAL_TOKEN", "YEAR", "YEAR_TOKEN", "ends_paragraph", "has_quantity", "name_ending", "figure_with_unit", "has_cjk", "is_english", "is_unspaced_char", "normalize", "paragraph_spans", "sentence_spans",
@@ -146,7 +146,7 @@ YEAR = re.compile(r"(?<!\d)(20\d\d)(?=年|\s*-|\s*—|\s*至|\s*到|$|[^\d])")
 YEAR_TOKEN = re.compile(r"20\d\d年?")
 # An ordinal naming which one of a series (第五届, 第二批, 五届): like a year, it says which,
 # not what is asked.
-ORDINAL_TOKEN = re.compile(r"第?[一二三四五六七八九十百\d]+[届期批次轮]|第[一二三四五六七八九十百\d]+")
+ORDINAL_TOKEN = re.compile(r"第?[一二三四五六七八九十百几\d]+[届期批次轮]|第[一二三四五六七八九十百几\d]+")
 # A sentence opening with 这/该/其/此 continues the one before and speaks of its subject.
 ANAPHOR_START = re.compile(r"^[“\"]?(?:这个|这一|这家|这项|这|该|其|此)")
 # Relative year words and their offset from the year of the article (or of today, asked).
@@ -163,11 +163,12 @@ RELATIVE_DATE = re.compile(r"(今年|去年|明年|前年|本年|当年)(?:(\d{1
 # A month or day written without its year ("6月", "2月26日"): the year of the article.
 BARE_MONTH = re.compile(r"(?<![年\d])(\d{1,2})月(?:(\d{1,2})日)?")
 
-# A quantity said in words rather than digits: 三成, 过半, 近一半, 翻番, 翻一番, 全国第三,
-# 首个, 第一: an answer to "多少 / 排第几" just as a figure is.
-PLAIN_QUANTITY = re.compile(r"[一二三四五六七八九十两几]成|过半|一半|近半|大半|翻番|翻一番|翻了一番|"
-                            r"[\d一二三四五六七八九十]+倍|首个|首家|首款|首次|第[一二三四五六七八九十\d]+|"
-                            r"[一二三四五六七八九十]+分之[一二三四五六七八九十]+")
+# A quantity said in words rather than digits: 三成, 过半, 近一半, 翻番, N倍, 三分之一: an
+# answer to "多少" just as a figure is. A rank (首个, 第一, 全国第三) answers "第几".
+PROPORTION = re.compile(r"[一二三四五六七八九十两几]成|过半|一半|近半|大半|翻番|翻一番|翻了一番|"
+                        r"[\d一二三四五六七八九十]+倍|[一二三四五六七八九十]+分之[一二三四五六七八九十]+")
+RANK = re.compile(r"首个|首家|首款|首次|首批|第[一二三四五六七八九十\d]+")
+PLAIN_QUANTITY = re.compile(f"{PROPORTION.pattern}|{RANK.pattern}")
 
 # Items of an enumeration: 一是…二是…, ①②, (一)(二), 首先/其次, 第一/第二.
 ENUMERATOR = re.compile(r"[一二三四五六七八九十]是|[①-⑩]|[(（][一二三四五六七八九十][)）]|"
