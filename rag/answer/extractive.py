@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from rag.answer.candidates import Candidate, SentenceView
 from rag.answer.checks import Evidence, check
 from rag.answer.compose import citation, evidence_span, key_line, related
+from rag.answer.features import is_plan
 from rag.answer.messages import REFUSAL_PART, refusal_for
 from rag.answer.scoring import Scorer
 from rag.index.snapshot import IndexSnapshot
@@ -138,6 +139,7 @@ class ExtractiveAnswerer:
             if (c.doc_id != best.doc_id and has_quantity(c.text) and has_quantity(best.text)
                     and c.score >= best.score - 0.6 and c.coverage >= 0.8 * best.coverage
                     and self.snap.docs[c.doc_id].meta.year() != year
+                    and is_plan(c.text) == is_plan(best.text)  # the same kind of statement
                     and check(qa, c, self.view, self.tk).passes):
                 return [c]
         return []

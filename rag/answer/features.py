@@ -131,7 +131,7 @@ def holds_answer_type(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> boo
         head = list_head(qa.corrected)
         if head:  # "哪几条线" asks for instances of 线: 3号线、7号线
             return text.count(head) >= 2 or (head in text and "、" in text)
-        return "、" in text or "," in text or "和" in text
+        return any(sep in text for sep in ("、", ",", ";", "和"))
     return True
 
 

@@ -84,6 +84,11 @@ class Scorer:
         self.idf = idf
         unseen = max(idf.values(), default=1.0)
         self.weights = {t: weight(t, idf, unseen, view.snap.folded_corpus) for t in self.words}
+        # The subject of a figure matters however often the articles name it: a 海珠 figure
+        # is no answer about 广州.
+        for t in self.words:
+            if t in qa.subjects and qa.qtype == "number":
+                self.weights[t] = max(self.weights[t], unseen / 2)
 
     def coverage(self, c: Candidate) -> tuple[float, float]:
         """The question's word coverage by ``c`` (its title and previous sentence as context),

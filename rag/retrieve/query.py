@@ -38,7 +38,7 @@ __all__ = ["QueryAnalysis", "analyze", "answer_type", "complete_followup", "head
 # Questions asking for a plan or target; a "要/将" before the verb asks what is planned.
 _ASKS_PLAN = re.compile(r"目标|计划|规划|打算|预期|力争|要达到|准备|拟|要[^求]|将|target|goal|plan|aim")
 # A question about what is or was: a perfective 了, 已, 累计, 目前, 现有.
-_ASKS_RESULT = re.compile(r"了多少|了几|已经?|累计|目前|现有|现在|一共|总共|共有|截至")
+_ASKS_RESULT = re.compile(r"了多少|了几|有多少|有几|已经?|累计|目前|现有|现在|一共|总共|共有|截至")
 _UNIT_ASK = re.compile(r"多少(亿元|万元|钱|P|个|家|人|名|款|台|辆|项|件|条|户|场|次|年|亿|万|元|倍|"
                        r"平方米|吨|斤)")
 _UNIT_FORMS = {"钱": "元", "亿": "亿", "万": "万", "亿元": "money", "万元": "money"}
@@ -97,11 +97,12 @@ def answer_type(q: str) -> str:
     if re.search(r"哪一?年|何时|什么时候|啥时候|哪天|几月|哪个月|几号|日期|when|what year|which year|"
                  r"what date", ql):
         return "date"
-    if re.search(r"谁|哪位|何人|哪家|哪个(企业|公司|单位|机构|部门|学校|大学|高校)|哪些(企业|公司|单位|机构)|"
+    if re.search(r"谁|哪[两三四五六七八九十几]*位|何人|哪家|哪个(企业|公司|单位|机构|部门|学校|大学|高校)|哪些(企业|公司|单位|机构)|"
                  r"\bwho\b|which (company|companies|organi|firm|institut|universit)", ql):
         return "entity"
     # "三大任务是什么", "哪几条线", "包括哪些": the items of a list.
-    if re.search(r"哪几|哪些|包括|有什么|有哪|what are|which|[两三四五六七八九十几]+(?:大|个|项|类|条|种)"
+    if re.search(r"哪几|哪些|哪[两三四五六七八九十]|包括|有什么|有哪|what are|which|"
+                 r"[两三四五六七八九十几]+(?:大|个|项|类|条|种)"
                  r"[^,，。?？]{0,8}(?:是什么|是啥|分别是|指什么)", ql):
         return "list"
     if re.search(r"多少|几|多大|多久|多长时间|第几|排名|how (much|many|long)|percentage|rank|"
@@ -286,7 +287,7 @@ def analyze(question: str, tokenizer: Tokenizer, corrector: TypoCorrector, today
         focus="" if lang == "en" else head_noun(corrected, subjects, tokenizer),
         asks_result=bool(_ASKS_RESULT.search(corrected)) and not _ASKS_PLAN.search(corrected),
         asks_rank=bool(re.search(r"第几|排名|排第|位列|名次|几个这样|首个|rank", corrected.lower())),
-        wants_person=bool(re.search(r"谁|哪位|何人|\bwho\b", corrected.lower())))
+        wants_person=bool(re.search(r"谁|哪[两三四五六七八九十几]*位|何人|\bwho\b", corrected.lower())))
     if not split:
         return qa
     texts = split_parts(corrected) if lang == "zh" else split_parts(question)
@@ -296,6 +297,10 @@ def analyze(question: str, tokenizer: Tokenizer, corrector: TypoCorrector, today
     else:
         whole = _several_subjects(corrected, tokenizer) if lang == "zh" else []
     if len(whole) >= 2:
-        parts = tuple(analyze(p, tokenizer, corrector, today, split=False) for p in whole)
+        # A part inherits what the whole asks of it: "…集聚了多少家？B区呢？" asks what is.
+        parts = tuple(replace(p, asks_result=p.asks_result or qa.asks_result,
+                              asks_plan=p.asks_plan or qa.asks_plan)
+                      for p in (analyze(t, tokenizer, corrector, today, split=False)
+                                for t in whole))
         return replace(qa, parts=parts)
     return qa

@@ -135,8 +135,10 @@ def holds_figure(text: str, number: str, unit: str) -> bool:
     return re.search(rf"(?<![\d.]){re.escape(number)}(?![\d.]){tail}", text) is not None
 
 
-# Figures in Chinese numerals: 第五届, 三大路径, 两个.
-CN_FIGURE = re.compile(r"[一二三四五六七八九十两百千]+(?:[个家人名项件款台支条户场次倍届年大]|万|亿)")
+# Figures in Chinese numerals: 第五届, 三大路径, 两个. A lone 一 before a classifier is the
+# article "a" (一个模型, 一大批企业), not a count.
+CN_FIGURE = re.compile(r"(?:[二三四五六七八九十两百千][一二三四五六七八九十两百千]*|一[一二三四五六七八九十两百千]+)"
+                       r"(?:[个家人名项件款台支条户场次倍届年大]|万|亿)")
 
 # ----------------------------------------------------------------------------- years
 

@@ -1,0 +1,140 @@
+"""Each class of question the answerer must handle, on a small made-up corpus with the real
+offline model: relative dates made absolute, the year of a plan against a year merely printed,
+the items of an announced list, a typo in a common word, a question in two parts over two
+articles, an answer in plain words, an attribute the articles never state, the key first, and
+an English who-question answered by its Chinese sentence."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import REPO, require_model
+
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+
+pytestmark = pytest.mark.model
+
+ARTICLES = {
+    "x2023": (
+        "滨江智能制造调查", "2023-10-20",
+        "今年3月,星火创新中心在滨江揭牌,服务企业超过200家。\n\n"
+        "去年9月,滨江算力平台开始试运行,首批接入算力1000P。\n\n"
+        "滨江区将聚焦三大任务。一是建设算力平台;二是培育龙头企业;三是开放应用场景。\n\n"
+        "有了新平台,企业用电成本有望降低三成。\n\n"
+        "青山区集聚人工智能企业80多家,形成了完整的产业链。",
+    ),
+    "y2025": (
+        "滨江区2025年工作安排", "2025-02-10",
+        "滨江区力争全年引进人工智能企业超50家,新增算力规模超3000P。\n\n"
+        "今年,滨江区将举办第三届滨江算法大赛。\n\n"
+        "滨江研究院理事长陈海峰表示,研究院将持续开放数据。",
+    ),
+    "z2026": (
+        "滨江区人工智能产业回顾", "2026-03-05",
+        "2025年,滨江区人工智能企业实现营收30亿元,同比增长15%。\n\n"
+        "第四届滨江算法大赛于今年4月启动,吸引队伍超过500支。\n\n"
+        "滨江区科技局局长王明远表示,要做好企业服务,让更多算力惠及中小企业。",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory):
+    require_model()
+    home = tmp_path_factory.mktemp("classes")
+    corpus = home / "corpus"
+    corpus.mkdir()
+    meta = []
+    for doc_id, (title, date, text) in ARTICLES.items():
+        (corpus / f"{doc_id}.txt").write_text(text, encoding="utf-8")
+        meta.append(f'[{doc_id}]\ntitle = "{title}"\ndate = "{date}"\nsource = "测试"\n')
+    (corpus / "metadata.toml").write_text("\n".join(meta), encoding="utf-8")
+    # "今年" in a question means the year of this made-up today.
+    p = Pipeline(Settings.load(env={}, home=home, models_dir=REPO / "models", today="2026-06-01"))
+    p.build_index()
+    return p
+
+
+def _answered(a, *keys):
+    assert not a.refused, a.text
+    for k in keys:
+        assert k in a.text, (k, a.text)
+    for c in a.citations:  # offsets stay the contract
+        assert c.snippet and c.end > c.start
+
+
+def test_relative_dates_are_shown_absolute_for_a_2023_article(pipe):
+    a = pipe.ask("星火创新中心是哪一年揭牌的？")
+    _answered(a, "2023年3月", "原文“今年3月”", "2023-10-20")
+    assert a.text.startswith("2023年3月")  # a when-question leads with the date
+    a = pipe.ask("滨江算力平台什么时候开始试运行？")
+    _answered(a, "2022年9月")
+    # the snippet stays verbatim
+    assert "去年9月" in a.citations[0].snippet and "2022" not in a.citations[0].snippet
+
+
+def test_relative_dates_are_shown_absolute_for_a_2025_article(pipe):
+    a = pipe.ask("第三届滨江算法大赛在哪一年举办？")
+    _answered(a, "2025年")
+
+
+def test_this_year_in_a_question_means_today(pipe):
+    a = pipe.ask("今年的滨江算法大赛几月启动？")
+    _answered(a, "2026年4月")
+
+
+def test_the_year_of_a_plan_beats_a_year_merely_printed(pipe):
+    # 2025's plan is in the 2025 article ("力争全年"); the 2026 article prints "2025年" for a result.
+    a = pipe.ask("滨江区2025年计划引进多少家人工智能企业？")
+    _answered(a, "50家")
+    assert "30亿元" not in a.text and a.citations[0].doc_id == "y2025"
+    # and a result asked of 2025 is the 2026 article's
+    a = pipe.ask("滨江区人工智能企业2025年实现营收多少？")
+    _answered(a, "30亿元")
+
+
+def test_an_announced_list_is_answered_with_its_items(pipe):
+    a = pipe.ask("滨江区聚焦的三大任务是什么？")
+    _answered(a, "建设算力平台", "培育龙头企业", "开放应用场景")
+
+
+def test_a_typo_in_a_common_word_is_corrected(pipe):
+    a = pipe.ask("滨江区计划新增多少算立规模？")  # 算立 for 算力
+    _answered(a, "3000P")
+
+
+def test_two_questions_over_two_articles_each_get_their_answer_and_citation(pipe):
+    a = pipe.ask("滨江区2025年人工智能企业营收多少？青山区集聚了多少家人工智能企业？")
+    _answered(a, "30亿元", "80多家")
+    assert {c.doc_id for c in a.citations} == {"z2026", "x2023"}
+    assert a.text.startswith("①") and "②" in a.text
+
+
+def test_an_answer_in_plain_words_counts(pipe):
+    a = pipe.ask("有了新平台,企业用电成本有望降低多少？")
+    _answered(a, "三成")
+
+
+@pytest.mark.parametrize("question", [
+    "星火创新中心有多少名员工？",  # staff are never counted
+    "王明远今年多大年纪？",  # an age is never given
+    "滨江区人工智能企业2025年利润是多少？",  # revenue is given, profit is not
+    "青山区的局长是谁？",  # only 滨江's 局长 is named
+])
+def test_an_attribute_the_articles_never_state_is_refused(pipe, question):
+    a = pipe.ask(question)
+    assert a.refused, a.text
+
+
+def test_the_key_comes_first_then_the_cited_sentence(pipe):
+    a = pipe.ask("滨江区2025年计划新增多少算力规模？")
+    _answered(a, "3000P")
+    first, *rest = a.text.split("\n")
+    assert "3000P" in first and first.endswith("[1]") and len(first) <= 60
+    assert "(2025年目标)" in first  # the plan is marked with its year
+
+
+def test_an_english_who_question_gets_the_chinese_sentence_naming_the_person(pipe):
+    a = pipe.ask("Who chairs the Binjiang Research Institute?")
+    _answered(a, "陈海峰")
+    assert a.citations[0].doc_id == "y2025"
