@@ -304,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--methods", default="naive,bm25,dense,hybrid")
     sp.add_argument("--llm", action="store_true",
                     help="also score the LLM answerer (RAG_LLM_BASE_URL), with seconds per answer")
+    sp.add_argument("--llm-sample", type=int, default=0,
+                    help="with --llm: score the LLM on N questions per set, spread evenly")
     sp.add_argument("--report", help="report folder (default eval/report)")
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--validate", action="store_true", help="only check the question files")

@@ -80,10 +80,11 @@ def _check_methods(methods: Sequence[str]) -> None:
 
 def run_eval(pipeline, questions: Sequence[Question], methods: Sequence[str] = DEFAULT_METHODS,
              answers: bool = True, questions_file: Path | None = None,
-             progress: bool = True, llm: bool = False) -> EvalResult:
+             progress: bool = True, llm: bool = False, llm_sample: int = 0) -> EvalResult:
     """Evaluate ``methods`` (and, unless ``answers`` is False, ``pipeline.ask``) on
     ``questions``; with ``llm`` also the LLM answerer (``answers_llm``, with seconds per
-    answer). The pipeline's index must exist (``pipeline.ensure_index()``)."""
+    answer), on every question or on ``llm_sample`` of them spread evenly over the set (a
+    small local model takes seconds per answer). The pipeline's index must exist (``pipeline.ensure_index()``)."""
     _check_methods(methods)
     questions = list(questions)
     answerable = {i: q for i, q in enumerate(questions) if q.answerable}
@@ -118,8 +119,12 @@ def run_eval(pipeline, questions: Sequence[Question], methods: Sequence[str] = D
         result.latency["answer"] = {k: percentiles(v) for k, v in timings.items()}
     llm_summary = None
     if llm:
-        rows, result.answers_llm, timings = _answer_all(pipeline, questions, progress, llm=True)
-        llm_summary = breakdown(rows, groups, answer_figures)
+        sample = questions
+        if 0 < llm_sample < len(questions):
+            step = len(questions) / llm_sample
+            sample = [questions[int(i * step)] for i in range(llm_sample)]
+        rows, result.answers_llm, timings = _answer_all(pipeline, sample, progress, llm=True)
+        llm_summary = breakdown(rows, group_indices(sample), answer_figures)
         llm_summary["seconds_per_answer"] = round(percentiles(timings["wall"])["p50"] / 1000, 2)
         result.latency["answer_llm"] = {k: percentiles(v) for k, v in timings.items()}
 
@@ -239,7 +244,8 @@ def main_cli(args, settings: Settings) -> int:
                   file=sys.stderr)
     results = {name: run_eval(pipeline, qs, methods,
                               answers=not getattr(args, "no_answers", False),
-                              questions_file=sets[name], llm=llm)
+                              questions_file=sets[name], llm=llm,
+                              llm_sample=getattr(args, "llm_sample", 0) or 0)
                for name, qs in loaded.items()}
     report = Path(args.report) if getattr(args, "report", None) else (
         Path(settings.eval_dir) / "report")

@@ -33,6 +33,7 @@ COMPARE_ROWS = (
     ("relative-date questions: accuracy", "answers.by_tag.reldate.accuracy", ".3f"),
     ("multi-part questions: accuracy", "answers.by_tag.multipart.accuracy", ".3f"),
     ("English questions: accuracy", "answers.by_tag.en.accuracy", ".3f"),
+    ("LLM: questions scored", "answers_llm.all.n", "d"),
     ("LLM accuracy", "answers_llm.all.accuracy", ".3f"),
     ("LLM refused (unanswerable)", "answers_llm.all.refusal_rate", ".3f"),
     ("LLM false refusals", "answers_llm.all.false_refusal_rate", ".3f"),
