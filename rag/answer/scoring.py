@@ -122,7 +122,9 @@ class Scorer:
             s += w.answer_type
         elif qa.qtype == "number":
             s += w.wrong_type
-        if c.kind == "list" and (not self.head or self.head in c.text):
+        # An announced list answers a list question whose noun the announcement names
+        # ("哪些领域" is not answered by "三大任务").
+        if c.kind == "list" and (not self.head or self.head in c.text.split("。")[0]):
             s += w.list_items
         fit = plan_fit(qa, c.text)
         s += w.plan if fit > 0 else w.not_plan if fit < 0 else 0.0
