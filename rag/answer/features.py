@@ -17,6 +17,7 @@ from rag.text.glossary import expand_english
 from rag.text.lexicon import LEXICON
 from rag.text.patterns import (
     CJK_RUN,
+    CLAUSE_END,
     CN_FIGURE,
     DATE_MENTION,
     LIST_HEAD,
@@ -30,7 +31,7 @@ from rag.text.patterns import (
 )
 from rag.text.tokenize import Tokenizer
 
-__all__ = ["ANSWER_TYPES", "ORG_SUFFIXES", "coverage", "wh_target", "list_head", "names_organisation", "weight", "holds_answer_type", "is_plan", "plan_fit",
+__all__ = ["ANSWER_TYPES", "ORG_SUFFIXES", "coverage", "figure_clause_coverage", "wh_target", "list_head", "names_organisation", "weight", "holds_answer_type", "is_plan", "plan_fit",
            "question_words", "year_fit", "YEAR_CLASH", "YEAR_ELSEWHEN"]
 
 ANSWER_TYPES = ("date", "entity", "number", "list", "fact")
@@ -111,6 +112,25 @@ def coverage(words: Iterable[str], sentence: set[str], context: set[str],
 
 
 ORG_SUFFIXES = LEXICON.words("org")
+
+
+def figure_clause_coverage(words: Iterable[str], weights: Mapping[str, float], text: str,
+                           tokenizer: Tokenizer) -> float:
+    """The best share of ``words`` held by a clause that states a quantity, together with the
+    clause before it: a figure belongs to the words next to it ("大模型应用企业超450家"), not
+    to words scattered over a long sentence of targets."""
+    clauses = [c for c in CLAUSE_END.split(text) if c]
+    words = list(words)
+    total = sum(weights[t] for t in words) or 1.0
+    best = 0.0
+    for i, clause in enumerate(clauses):
+        if not has_quantity(clause):
+            continue
+        near = clause if i == 0 else clauses[i - 1] + clause
+        toks = set(tokenizer.tokens(near))
+        best = max(best, sum(weights[t] for t in words if t in toks or (len(t) >= 2 and t in near))
+                   / total)
+    return best
 
 
 def holds_answer_type(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> bool:

@@ -13,6 +13,7 @@ from rag.answer.features import (
     YEAR_CLASH,
     YEAR_ELSEWHEN,
     coverage,
+    figure_clause_coverage,
     holds_answer_type,
     is_plan,
     list_head,
@@ -42,11 +43,13 @@ class Weights:
     year_other_present: float = -0.4  # it writes none, and its article is of another year
     plan: float = 0.4  # a plan sentence for a plan question
     not_plan: float = -0.2  # a plain result for a plan question
+    plan_for_result: float = -0.8  # a target for a question about what is (集聚了多少)
     rank: float = 0.3  # x 1/rank of the passage it came from: retrieval agreement
     dense: float = 1.0  # x its dense similarity to the question, relative to the best
     dense_english: float = 4.0  # the same for English questions: their words cannot match
     fragment: float = -0.5  # a heading or fragment under 8 characters
     list_items: float = 0.6  # an announced list with its items, for a list question
+    figure_clause: float = 1.0  # x the question's words next to a figure (figure questions)
 
 
 class Scorer:
@@ -124,10 +127,16 @@ class Scorer:
             s += w.wrong_type
         # An announced list answers a list question whose noun the announcement names
         # ("哪些领域" is not answered by "三大任务").
+        if qa.qtype == "number":
+            s += w.figure_clause * figure_clause_coverage(self.words, self.weights, c.text.lower(),
+                                                          self.tk)
         if c.kind == "list" and (not self.head or self.head in c.text.split("。")[0]):
             s += w.list_items
         fit = plan_fit(qa, c.text)
-        s += w.plan if fit > 0 else w.not_plan if fit < 0 else 0.0
+        if fit > 0:
+            s += w.plan
+        elif fit < 0:
+            s += w.not_plan if qa.asks_plan else w.plan_for_result
         yf = year_fit(qa, c.text, doc.meta.date, doc.meta.year())
         if yf > 0:
             s += w.year_match
