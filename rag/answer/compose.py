@@ -21,6 +21,7 @@ from rag.text.patterns import (
     DATE_MENTION,
     LIST_ANNOUNCE,
     PLAIN_QUANTITY,
+    RANK,
     YEAR,
     has_quantity,
 )
@@ -41,6 +42,8 @@ def _clauses(text: str, start: int) -> list[tuple[int, int]]:
 
 def _typed(qa: QueryAnalysis, text: str, tk: Tokenizer) -> bool:
     if qa.qtype == "number":
+        if qa.asks_rank:
+            return bool(RANK.search(text))
         return bool(has_quantity(text) or PLAIN_QUANTITY.search(text))
     if qa.qtype == "date":
         return bool(DATE_MENTION.search(text))

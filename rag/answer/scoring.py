@@ -71,7 +71,8 @@ class Scorer:
         # (an age, a prize) is stated by no sentence.
         # So does a figure question: "多少台设备" needs 设备 (or a word of its class), though a
         # plan sentence answers "目标是多少" whether it prints 目标 or says 力争/将.
-        focus = qa.focus.lower() if qa.qtype in ("entity", "number") and (
+        # A when-question dates an event: the sentence must state it (开始担任 is not 作报告).
+        focus = qa.focus.lower() if qa.qtype == "date" or qa.qtype in ("entity", "number") and (
             qa.wants_person or qa.qtype == "number") else ""
         # A two-word head ("产业 规模") counts whole for a figure question where the articles
         # write it whole (a 基金规模 is no 产业规模); otherwise its last word does.

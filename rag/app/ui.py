@@ -22,7 +22,7 @@ __all__ = ["CSS", "build_ui", "theme"]
 
 UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".pdf", ".docx"]
 EXAMPLES = ["海珠2026年大模型目标是多少", "南沙扶持办法最高给多少钱",
-            "琶洲试验区有哪些龙头企业", "广州有多少款备案人工智能大模型"]
+            "海珠数字文娱产业集群要做到多大规模", "广州遴选了多少个人工智能应用场景典型案例"]
 
 CSS = """
 .gradio-container{max-width:1280px !important;width:100% !important;margin:0 auto !important}

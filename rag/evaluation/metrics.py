@@ -2,7 +2,7 @@
 
 A chunk is *relevant* when its text contains one of the question's evidence strings, both
 folded by :func:`rag.text.patterns.normalize` because the corpus text is damaged, e.g.
-``recall_at_k(q, ["...新增大模型和算法备案项目超200个...", "..."], 1) -> 1.0``.
+``recall_at_k(q, ["...新建智慧充电站超90座...", "..."], 1) -> 1.0``.
 """
 
 from __future__ import annotations

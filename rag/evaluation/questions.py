@@ -2,9 +2,9 @@
 
 A question file is JSON lines, one object per line::
 
-    {"id": "q001", "question": "海珠2026年大模型目标是多少", "doc": "000_e71591340c5b937c",
-     "evidence": ["新增大模型和算法备案项目超200个"], "answer": "超200个",
-     "answer_keys": ["200"], "type": "temporal"}
+    {"id": "x001", "question": "增城2026年要新建多少座智慧充电站", "doc": "m3_zengcheng_2026",
+     "evidence": ["新建智慧充电站超90座"], "answer": "超90座",
+     "answer_keys": ["90"], "type": "temporal"}
 
 ``doc`` is one id, a list of ids (multi_doc) or null (unanswerable). ``evidence`` strings
 are verbatim clauses of the article and ``answer_keys`` strings every correct answer
@@ -42,8 +42,8 @@ QUESTION_TYPES = frozenset(
 REQUIRED_KEYS = ("id", "question", "doc", "evidence", "answer", "answer_keys", "type")
 DEFAULT_FILE = "dev.jsonl"  # in the eval folder (RAG_EVAL_DIR): the set the bench times
 
-# A question whose answer the article states with a relative date (今年4月 in a 2023 article)
-# is tagged "reldate"; its keys may be the resolved date (2023年4月), which the text never prints.
+# A question whose answer the article states with a relative date (今年6月 in a 2021 article)
+# is tagged "reldate"; its keys may be the resolved date (2021年6月), which the text never prints.
 RELDATE_TAG = "reldate"
 
 
@@ -220,7 +220,7 @@ def _question_problems(q: Question, norm: Mapping[str, str]) -> Iterable[str]:
 def _is_absolute_date(key: str) -> bool:
     """A date written out from the year on, as a relative one resolves to.
 
-    >>> [_is_absolute_date(k) for k in ("2023", "2023年4月", "2023年4月5日", "4月", "2023年4")]
+    >>> [_is_absolute_date(k) for k in ("2021", "2021年7月", "2021年7月5日", "7月", "2021年7")]
     [True, True, True, False, False]
     """
     year, _, rest = key.partition("年")

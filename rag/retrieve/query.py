@@ -32,7 +32,7 @@ from rag.text.patterns import (
 from rag.text.spelling import TypoCorrector
 from rag.text.tokenize import Tokenizer
 
-__all__ = ["QueryAnalysis", "analyze", "answer_type", "complete_followup", "head_noun",
+__all__ = ["QueryAnalysis", "analyze", "answer_type", "complete_followup", "event_verb", "head_noun",
            "split_parts"]
 
 # Questions asking for a plan or target; a "要/将" before the verb asks what is planned.
@@ -45,7 +45,10 @@ _UNIT_FORMS = {"钱": "元", "亿": "亿", "万": "万", "亿元": "money", "万
 _DURATION = re.compile(r"多久|多长时间|多少天|几天|多少年|how long")
 # One question in several: split at question marks and semicolons, and at a comma that starts
 # an elliptical follow-up ("…，B区呢").
-_PART_SEP = re.compile(r"[？?；;]+|[，,](?=[^，,？?]{1,20}呢)")
+_PART_SEP = re.compile(r"[？?；;]+|[，,](?=[^，,？?]{1,20}呢)|,?\s+and\s+(?=(?:when|what|who|how|"
+                       r"which|where)\b)")
+# "A和B前后相隔几年": the interval between two events is asked; each event's date answers it.
+_INTERVAL = re.compile(r"[,，]?\s*(?:前后)?(?:相隔|相差|间隔|隔了|差了|相距)(?:大约|大概|约)?(?:多少|几|多久).*$")
 _ELLIPSIS_HEAD = re.compile(r"^(那么|那|还有|另外|以及|and |what about )")
 _ELLIPSIS_TAIL = re.compile(r"(呢|吗)$")
 _WH = re.compile(r"(是多少|有多少|多少|几|是谁|谁|哪[一个家位些里天年月]?|什么|何时|何|如何|怎么|"
@@ -54,6 +57,10 @@ _WH_TAIL = re.compile(r"(是多少|有多少|多少[个家名项款台人次条�
                       r"是谁|是哪[一个家位些里天年月]*|什么时候|哪[一个家位些里天年月]*)")
 _JOINED = re.compile(r"和|与|及|、|以及")
 _SEVERAL = re.compile(r"分别|各自|各是|各有|各为|对比|相比")
+# A person's name asked of a role: "创始人叫什么名字", "书记的姓名".
+_PERSON_NAME_ASKED = (r"(?:人|长|书记|记者|员|者|主任|总裁|总监|代表|主席|会长|局长|理事)的?"
+                      r"(?:叫什么名字|叫什么|姓名|名字)")
+_NAMES = re.compile(r"\b[A-Z][A-Za-z]+(?:['’]s)?(?:\s+[A-Z][A-Za-z]+)*")
 _YEAR_WORD = re.compile(r"20\d\d年?")
 # A pronoun standing for the subject of the part before: "它一共连接了多少台设备".
 _PRONOUN = re.compile(r"^(?:它们|它|其|该公司|该企业|该集团|该机构|这家公司|这家企业)")
@@ -97,15 +104,18 @@ def answer_type(q: str) -> str:
     if re.search(r"哪一?年|何时|什么时候|啥时候|哪天|几月|哪个月|几号|日期|when|what year|which year|"
                  r"what date", ql):
         return "date"
-    if re.search(r"谁|哪[两三四五六七八九十几]*位|何人|哪家|哪个(企业|公司|单位|机构|部门|学校|大学|高校)|哪些(企业|公司|单位|机构)|"
-                 r"\bwho\b|which (company|companies|organi|firm|institut|universit)", ql):
+    if re.search(r"谁|哪[两三四五六七八九十几]*位|何人|哪家|哪个(企业|公司|单位|机构|部门|学校|大学|高校)|"
+                 r"哪些(企业|公司|单位|机构)|\bwho\b|which (company|companies|organi|firm|institut|"
+                 r"universit)|" + _PERSON_NAME_ASKED, ql):
         return "entity"
     # "三大任务是什么", "哪几条线", "包括哪些": the items of a list.
     if re.search(r"哪几|哪些|哪[两三四五六七八九十]|包括|有什么|有哪|what are|which|"
                  r"[两三四五六七八九十几]+(?:大|个|项|类|条|种)"
                  r"[^,，。?？]{0,8}(?:是什么|是啥|分别是|指什么)", ql):
         return "list"
-    if re.search(r"多少|几|多大|多久|多长时间|第几|排名|how (much|many|long)|percentage|rank|"
+    # A target is stated as a figure ("定了怎样的目标", "目标是什么").
+    if re.search(r"多少|几|多大|多久|多长时间|第几|排名|目标是什么|怎样的目标|什么目标|哪些目标|"
+                 r"how (much|many|long)|percentage|rank|"
                  r"what (?:\w+ ){0,2}(?:number|amount|target|scale|share|size|revenue|figure|rate)",
                  ql):
         return "number"
@@ -151,12 +161,34 @@ def _complete_part(part: str, prev: str, tokenizer: Tokenizer) -> str:
     if ents and prev_ents and not set(ents) & set(prev_ents) and len(core) <= len(ents[0]) + 2:
         return prev.replace(prev_ents[0], ents[0], 1)
     wh = _WH_TAIL.search(prev)
-    topic = prev_ents[0] if prev_ents and not ents else ""
+    topic = (prev_ents[0] if prev_ents else _lead_noun_phrase(prev, tokenizer)) if not ents else ""
     if topic and _PRONOUN.search(core):  # "它/其/该公司…" stands for the subject before
         return _PRONOUN.sub(topic, core, count=1) + (wh.group(0) if wh and not _WH.search(core)
                                                      else "")
     # A part naming no subject of its own is about the one before's ("…？2026年是第几届？").
     return f"{topic}{core}{wh.group(0) if wh and not _WH.search(core) else ''}"
+
+
+def _lead_noun_phrase(q: str, tokenizer: Tokenizer) -> str:
+    """The noun phrase a question opens with ("某机器人团队哪年成立" -> "某机器人团队"): the
+    subject of a follow-up part that names none."""
+    out = []
+    for w, f in tokenizer.tagged(q):
+        if not (f.startswith("n") or f in ("eng", "j", "vn")) or _WH.match(w):
+            break
+        out.append(w)
+    return "".join(out)
+
+
+def _events(text: str, tokenizer: Tokenizer) -> list[str]:
+    """"A和B前后相隔几年" -> ["A是哪年", "B是哪年"]: two dated events, each asked alone."""
+    m = _INTERVAL.search(text)
+    if not m:
+        return []
+    halves = [h.strip(" ,，") for h in _JOINED.split(text[:m.start()], maxsplit=1)]
+    if len(halves) != 2 or not all(len(h) >= 4 for h in halves):
+        return []
+    return [f"{h}是哪年" for h in halves]
 
 
 def _several_subjects(text: str, tokenizer: Tokenizer) -> list[str]:
@@ -267,6 +299,22 @@ def head_noun(q: str, subjects: tuple[str, ...], tokenizer: Tokenizer) -> str:
     return ""
 
 
+_WHEN = re.compile(r"(哪一?天|哪一?年|哪个?月|哪年哪月|什么时候|啥时候|何时|几月几[日号]|几月|几号)")
+
+
+def event_verb(q: str, tokenizer: Tokenizer) -> str:
+    """The event a when-question dates: the first word of two characters or more after the
+    question word ("哪年成立" -> 成立, "哪年哪月开始试运营" -> 试运营); empty when none."""
+    m = _WHEN.search(q)
+    if not m:
+        return ""
+    for w in tokenizer.plain_cut(q[m.end():]):
+        if len(w) >= 2 and w not in LEXICON.generic and CJK_RUN.fullmatch(w) \
+                and not _WHEN.fullmatch(w):
+            return w
+    return ""
+
+
 def analyze(question: str, tokenizer: Tokenizer, corrector: TypoCorrector, today: date,
             split: bool = True) -> QueryAnalysis:
     """The :class:`QueryAnalysis` of ``question`` (whitespace-normalised by the caller)."""
@@ -284,18 +332,28 @@ def analyze(question: str, tokenizer: Tokenizer, corrector: TypoCorrector, today
         unit="" if lang == "en" else _unit(corrected, qtype, tokenizer),
         years=years, relative=relative, asks_plan=bool(_ASKS_PLAN.search(corrected.lower())),
         figures=frozenset(normalize(m.group(0)) for m in FIGURE.finditer(normalize(corrected))),
-        focus="" if lang == "en" else head_noun(corrected, subjects, tokenizer),
+        focus="" if lang == "en" else (event_verb(corrected, tokenizer) if qtype == "date"
+                                       else head_noun(corrected, subjects, tokenizer)),
         asks_result=bool(_ASKS_RESULT.search(corrected)) and not _ASKS_PLAN.search(corrected),
-        asks_rank=bool(re.search(r"第几|排名|排第|位列|名次|几个这样|首个|rank", corrected.lower())),
-        wants_person=bool(re.search(r"谁|哪[两三四五六七八九十几]*位|何人|\bwho\b", corrected.lower())))
+        # "第几 / 排名" asks a rank; "有什么特别之处" a first or a superlative (首个, 第一).
+        asks_rank=bool(re.search(r"第几|排名|排第|位列|名次|几个这样|首个|特别之处|特殊之处|"
+                                 r"有何特别|独特之处|rank", corrected.lower())),
+        wants_person=bool(re.search(r"谁|哪[两三四五六七八九十几]*位|何人|\bwho\b|"
+                                    + _PERSON_NAME_ASKED, corrected.lower())))
     if not split:
         return qa
     texts = split_parts(corrected) if lang == "zh" else split_parts(question)
-    if len(texts) >= 2:
+    if len(texts) >= 2 and lang == "en":
+        # An English follow-up part keeps the names of the first ("…, and what is its target").
+        names = _NAMES.findall(texts[0])
+        whole = [texts[0]] + [f"{p} {' '.join(n for n in names if n not in p)}".strip()
+                              for p in texts[1:]]
+    elif len(texts) >= 2:
         whole = [texts[0]] + [_complete_part(p, texts[i], tokenizer)
                               for i, p in enumerate(texts[1:])]
     else:
-        whole = _several_subjects(corrected, tokenizer) if lang == "zh" else []
+        whole = (_events(corrected, tokenizer) or _several_subjects(corrected, tokenizer)) \
+            if lang == "zh" else []
     if len(whole) >= 2:
         # A part inherits what the whole asks of it: "…集聚了多少家？B区呢？" asks what is.
         parts = tuple(replace(p, asks_result=p.asks_result or qa.asks_result,

@@ -68,8 +68,8 @@ def normalize(s: str) -> str:
     """NFKC with all whitespace removed: how evidence, keys and sentences are compared,
     because the articles carry spaces and line breaks inside words.
 
-    >>> normalize("大 幅 降 低 连 接 成\\n本，AI")
-    '大幅降低连接成本,AI'
+    >>> normalize("新 建 站 点 全 部 投\\n运，AI")
+    '新建站点全部投运,AI'
     """
     return _WHITESPACE.sub("", unicodedata.normalize("NFKC", s))
 
@@ -84,7 +84,8 @@ UNITS = (
     "万平方米", "平方公里", "平方米", "万载重吨", "载重吨", "个百分点", "亿元", "万元", "千元",
     "万吨", "万斤", "家次", "人次", "个月", "小时", "分钟", "公里", "千米", "元", "个", "家", "人",
     "名", "位", "所", "项", "件", "款", "台", "套", "种", "批", "篇", "支", "条", "户", "座",
-    "亩", "场", "次", "倍", "届", "年", "月", "日", "号", "天", "周", "吨", "斤", "P", "%",
+    "亩", "场", "次", "倍", "届", "版", "期", "年", "月", "日", "号", "天", "周", "吨", "斤", "P",
+    "%",
 )
 _UNIT_ALT = "|".join(UNITS)
 # Calendar units name a date, not a quantity: 2月26日 answers "哪天", not "多少".
@@ -111,7 +112,7 @@ MONEY_FIGURE = re.compile(r"\d(?:[万亿千百多余]){0,3}元|[\d百千万][万
 @lru_cache(maxsize=64)
 def figure_with_unit(unit: str) -> re.Pattern:
     """A figure written with ``unit``: ``figure_with_unit("台")`` finds 1.8万多台."""
-    return re.compile(rf"\d(?:[万亿千百多余]){{0,3}}{re.escape(unit)}")
+    return re.compile(rf"[\d一二三四五六七八九十两百千几半](?:[万亿千百多余]){{0,3}}{re.escape(unit)}")
 
 
 # A figure taken apart as (number, unit or magnitude), for checking that a passage holds it.
