@@ -107,8 +107,8 @@ class SentenceView:
     def _with_items(self, c: Candidate) -> Candidate | None:
         """``c`` joined with the next sentences of its paragraph when it announces a list
         ("将聚焦三大任务。" then "A方面,…;B方面,…") and they hold its items."""
-        if not LIST_ANNOUNCE.search(c.text) or list_items(c.text):
-            return None
+        if not LIST_ANNOUNCE.search(c.text) or list_items(c.text) or "、" in c.text:
+            return None  # no announcement, or it lists its items itself
         d = self.docs[c.doc_id]
         para_end = next((pe for ps, pe in d.paragraphs if ps <= c.start < pe), c.end)
         after = [(s, e) for s, e in self.of(d) if s >= c.end and e <= para_end][:3]

@@ -88,7 +88,9 @@ def check(qa: QueryAnalysis, c: Candidate, view: SentenceView, tokenizer: Tokeni
         qa.qtype == "entity" and not qa.wants_person)
     # English questions name their measure through the glossary only: not held to it.
     attribute_ok = qa.english or c.attribute >= MIN_ATTRIBUTE
-    return Evidence(qa.qtype, missing, absent, missing_nearby, _unit_ok(qa.unit, text),
+    # A rank (首个, 第三) carries no unit of count.
+    unit = "" if qa.asks_rank else qa.unit
+    return Evidence(qa.qtype, missing, absent, missing_nearby, _unit_ok(unit, text),
                     _figure_ok(qa, text), typed, attribute_ok)
 
 

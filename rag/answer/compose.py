@@ -22,6 +22,7 @@ from rag.text.patterns import (
     LIST_ANNOUNCE,
     PLAIN_QUANTITY,
     RANK,
+    SUPERLATIVE,
     YEAR,
     has_quantity,
 )
@@ -51,6 +52,8 @@ def _typed(qa: QueryAnalysis, text: str, tk: Tokenizer) -> bool:
         return bool(tk.persons(text)) if qa.wants_person else names_organisation(qa, text)
     if qa.qtype == "list":
         return "、" in text or len(list_items(text)) >= 2
+    if qa.qtype == "fact" and qa.asks_rank:
+        return bool(RANK.search(text) or SUPERLATIVE.search(text))
     return False
 
 
@@ -59,7 +62,8 @@ def window(qa: QueryAnalysis, doc_text: str, s: int, e: int, words: Sequence[str
     """The window of consecutive clauses of ``doc_text[s:e]`` (within ``limit`` characters)
     that holds the most of the question's words (each counted once) and an answer of the
     asked type, at the least length."""
-    if e - s <= limit and qa.qtype not in ("number", "date", "entity", "list"):
+    if e - s <= limit and qa.qtype not in ("number", "date", "entity", "list") \
+            and not qa.asks_rank:
         return s, e
     clauses = _clauses(doc_text[s:e], s)
     toks = [set(tk.tokens(doc_text[a:b])) for a, b in clauses]

@@ -23,7 +23,9 @@ from rag.text.patterns import (
     LIST_HEAD,
     PLAIN_QUANTITY,
     PROPORTION,
+    RANK,
     SPEECH_VERBS,
+    SUPERLATIVE,
     WH_TARGET_EN,
     YEAR_TOKEN,
     has_quantity,
@@ -147,10 +149,12 @@ def holds_answer_type(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> boo
         if qa.wants_person:
             return bool(tokenizer.persons(text)) or any(v in text for v in SPEECH_VERBS)
         return names_organisation(qa, text)
+    if qa.qtype == "fact" and qa.asks_rank:  # "有什么特别之处": a first, a best, the only
+        return bool(RANK.search(text) or SUPERLATIVE.search(text))
     if qa.qtype == "list":
-        head = list_head(qa.corrected)
-        if head:  # "哪几条线" asks for instances of 线: 3号线、7号线
-            return text.count(head) >= 2 or (head in text and "、" in text)
+        head = list_head(qa.corrected, tokenizer)
+        if head:  # "哪几条地铁线" asks for instances of (地铁)线: 3号线、7号线
+            return text.count(head) >= 2 or ("、" in text and (head in text or head[-1] in text))
         return any(sep in text for sep in ("、", ",", ";", "和"))
     return True
 
@@ -161,11 +165,14 @@ def names_organisation(qa: QueryAnalysis, text: str) -> bool:
     return any(m.group(0) not in named for m in name_ending(ORG_SUFFIXES).finditer(text))
 
 
-def list_head(question: str) -> str:
-    """The noun whose instances a list question asks for: "哪几条线" -> "线", "哪些领域" ->
-    "领域" (empty when the question names none)."""
+def list_head(question: str, tokenizer: Tokenizer) -> str:
+    """The noun whose instances a list question asks for: the noun right after 哪几/哪些 and
+    its classifier ("哪几条地铁线" -> "地铁线", "哪些领域" -> "领域"); empty when there is none."""
     m = LIST_HEAD.search(question)
-    return m.group(1) if m else ""
+    if not m:
+        return ""
+    nouns = [w for w, f in tokenizer.tagged(question[m.start(1):])[:1] if f.startswith("n")]
+    return nouns[0] if nouns else m.group(1)
 
 
 def is_plan(text: str) -> bool:

@@ -62,7 +62,7 @@ class Scorer:
         self.tk = tokenizer
         self.w = weights or Weights()
         self.words = question_words(qa, tokenizer, view.snap.idf)
-        self.head = list_head(qa.corrected)
+        self.head = list_head(qa.corrected, tokenizer)
         measure = set(qa.measure)
         # One character says little ("办", "发"): the attribute is read from longer words.
         self.measure_words = [t for t in self.words if t in measure and len(t) >= 2]

@@ -39,8 +39,8 @@ __all__ = ["QueryAnalysis", "analyze", "answer_type", "complete_followup", "even
 _ASKS_PLAN = re.compile(r"目标|计划|规划|打算|预期|力争|要达到|准备|拟|要[^求]|将|target|goal|plan|aim")
 # A question about what is or was: a perfective 了, 已, 累计, 目前, 现有.
 _ASKS_RESULT = re.compile(r"了多少|了几|有多少|有几|已经?|累计|目前|现有|现在|一共|总共|共有|截至")
-_UNIT_ASK = re.compile(r"多少(亿元|万元|钱|P|个|家|人|名|款|台|辆|项|件|条|户|场|次|年|亿|万|元|倍|"
-                       r"平方米|吨|斤)")
+_UNIT_ASK = re.compile(r"(?:多少|几)(亿元|万元|钱|P|个|家|人|名|款|台|辆|项|件|条|户|场|次|年|亿|万|元|倍|"
+                       r"平方米|公里|吨|斤)")
 _UNIT_FORMS = {"钱": "元", "亿": "亿", "万": "万", "亿元": "money", "万元": "money"}
 _DURATION = re.compile(r"多久|多长时间|多少天|几天|多少年|how long")
 # One question in several: split at question marks and semicolons, and at a comma that starts
@@ -48,7 +48,9 @@ _DURATION = re.compile(r"多久|多长时间|多少天|几天|多少年|how long
 _PART_SEP = re.compile(r"[？?；;]+|[，,](?=[^，,？?]{1,20}呢)|,?\s+and\s+(?=(?:when|what|who|how|"
                        r"which|where)\b)")
 # "A和B前后相隔几年": the interval between two events is asked; each event's date answers it.
-_INTERVAL = re.compile(r"[,，]?\s*(?:前后)?(?:相隔|相差|间隔|隔了|差了|相距)(?:大约|大概|约)?(?:多少|几|多久).*$")
+_INTERVAL = re.compile(r"[,，]?\s*(?:前后)?(?:大约|大概|约)?(?:相隔|相差|间隔|隔了|差了|相距)(?:大约|大概|约)?"
+                       r"(?:多少|几|多久).*$")
+_FROM_TO = re.compile(r"^(.*?)从(.+?)(?:到|至)(.+)$")
 _ELLIPSIS_HEAD = re.compile(r"^(那么|那|还有|另外|以及|and |what about )")
 _ELLIPSIS_TAIL = re.compile(r"(呢|吗)$")
 _WH = re.compile(r"(是多少|有多少|多少|几|是谁|谁|哪[一个家位些里天年月]?|什么|何时|何|如何|怎么|"
@@ -114,7 +116,8 @@ def answer_type(q: str) -> str:
                  r"[^,，。?？]{0,8}(?:是什么|是啥|分别是|指什么)", ql):
         return "list"
     # A target is stated as a figure ("定了怎样的目标", "目标是什么").
-    if re.search(r"多少|几|多大|多久|多长时间|第几|排名|目标是什么|怎样的目标|什么目标|哪些目标|"
+    if re.search(r"多少|几|多大|多久|多远|多高|多长时间|第几|排名|(?:怎样|什么|哪些)的?[^,，。?？]{0,10}目标|"
+                 r"目标是什么|"
                  r"how (much|many|long)|percentage|rank|"
                  r"what (?:\w+ ){0,2}(?:number|amount|target|scale|share|size|revenue|figure|rate)",
                  ql):
@@ -185,7 +188,12 @@ def _events(text: str, tokenizer: Tokenizer) -> list[str]:
     m = _INTERVAL.search(text)
     if not m:
         return []
-    halves = [h.strip(" ,，") for h in _JOINED.split(text[:m.start()], maxsplit=1)]
+    head = text[:m.start()]
+    span = _FROM_TO.match(head)
+    if span:  # "X从A到B": both events are X's
+        halves = [span.group(1) + span.group(2), span.group(1) + span.group(3)]
+    else:
+        halves = [h.strip(" ,，") for h in _JOINED.split(head, maxsplit=1)]
     if len(halves) != 2 or not all(len(h) >= 4 for h in halves):
         return []
     return [f"{h}是哪年" for h in halves]
@@ -223,6 +231,8 @@ def _years(text: str, today: date) -> tuple[tuple[int, ...], tuple[tuple[str, in
 
 
 def _unit(q: str, qtype: str, tokenizer: Tokenizer) -> str:
+    if qtype != "number":
+        return ""  # "哪几条线" counts nothing: its 条 is no unit of the answer
     m = _UNIT_ASK.search(q)
     # The unit must be a word of its own: "多少人参加" asks for 人, "多少人工智能企业" doesn't.
     if m and tokenizer.plain_cut(q[m.start(1):])[0] == m.group(1):
