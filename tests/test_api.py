@@ -1,5 +1,5 @@
-"""REST API, article view and UI rendering helpers, over a temp copy of the corpus with the
-fast fake encoder (RAG_MODEL=hash). The app is built once per module: its lifespan builds the
+"""REST API, article view and UI rendering helpers, over the made-up corpus of conftest.py with
+the fast fake encoder (RAG_MODEL=hash). The app is built once per module: its lifespan builds the
 index, which is the slow part."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import copy_corpus
+from conftest import MADEUP_ARTICLES, write_madeup_corpus
 from fastapi.testclient import TestClient
 
 from rag.app.api import create_app
@@ -23,13 +23,13 @@ from rag.pipeline import Pipeline
 from rag.settings import Settings
 from rag.types import Answer, Citation, DocMeta, Document
 
-Q = "海珠2026年大模型目标是多少"
+Q = "增城区2026年要新建多少座智慧充电站"  # made up, about the made-up corpus
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> Path:
     h = tmp_path_factory.mktemp("apihome")
-    copy_corpus(h / "corpus")
+    write_madeup_corpus(h / "corpus")
     return h
 
 
@@ -54,11 +54,12 @@ def test_health_ok(client):
     r = client.get("/api/health")
     assert r.status_code == 200
     body = r.json()
-    assert body["status"] == "ok" and body["documents"] == 5 and body["chunks"] >= 5
+    n = len(MADEUP_ARTICLES)
+    assert body["status"] == "ok" and body["documents"] == n and body["chunks"] >= n
 
 
 def test_docs_list_and_detail(client, docs):
-    assert len(docs) == 5
+    assert len(docs) == len(MADEUP_ARTICLES)
     assert {"doc_id", "title", "date", "date_inferred", "source"} <= set(docs[0])
     d = client.get(f"/api/docs/{docs[0]['doc_id']}").json()
     assert d["doc_id"] == docs[0]["doc_id"] and len(d["text"]) == d["chars"] > 100
@@ -81,8 +82,8 @@ def test_ask_returns_cited_answer_with_exact_offsets(client):
     for c in a["citations"] + a["related"]:
         text = client.get(f"/api/docs/{c['doc_id']}").json()["text"]
         assert text[c["start"]:c["end"]] == c["snippet"]
-    if not a["refused"]:
-        assert re.search(r"\[\d+\]", a["answer"]) and a["citations"]
+    assert not a["refused"] and "90" in a["answer"]
+    assert re.search(r"\[\d+\]", a["answer"]) and a["citations"]
 
 
 def test_ask_with_history_and_filters(client, docs):
@@ -122,7 +123,7 @@ def test_fifty_concurrent_requests_all_complete(client):
     def call(i):
         if i % 2:
             return client.post("/api/ask", json={"question": Q}).status_code
-        return client.post("/api/search", json={"query": "南沙扶持办法"}).status_code
+        return client.post("/api/search", json={"query": "从化农机扶持"}).status_code
 
     with ThreadPoolExecutor(50) as ex:
         codes = list(ex.map(call, range(50)))
@@ -133,12 +134,12 @@ def test_fifty_concurrent_requests_all_complete(client):
 
 def test_search_methods_and_doc_filter(client, docs):
     for method in ("hybrid", "dense", "bm25"):
-        r = client.post("/api/search", json={"query": "南沙扶持办法", "k": 3, "method": method})
+        r = client.post("/api/search", json={"query": "从化农机扶持", "k": 3, "method": method})
         assert r.status_code == 200
         hits = r.json()["hits"]
         assert 1 <= len(hits) <= 3 and [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
     one = docs[1]["doc_id"]
-    hits = client.post("/api/search", json={"query": "人工智能", "doc_ids": [one]}).json()["hits"]
+    hits = client.post("/api/search", json={"query": "计划", "doc_ids": [one]}).json()["hits"]
     assert hits and {h["doc_id"] for h in hits} == {one}
 
 
@@ -153,7 +154,7 @@ def test_feedback_is_appended_as_json_lines(client, home):
     path = home / "eval" / "feedback.jsonl"
     before = path.read_text(encoding="utf-8").count("\n") if path.exists() else 0
     for vote in ("up", "down"):
-        r = client.post("/api/feedback", json={"question": Q, "answer": "200个[1]", "vote": vote,
+        r = client.post("/api/feedback", json={"question": Q, "answer": "超90座[1]", "vote": vote,
                                                "citations": [{"n": 1}], "comment": "很好"})
         assert r.status_code == 200
     lines = path.read_text(encoding="utf-8").splitlines()[before:]
@@ -195,7 +196,7 @@ def test_article_view_unknown_doc_and_bad_range(client, docs):
 
 
 def test_article_view_escapes_script():
-    text = "前言<script>alert('x')</script>目标是200个大模型企业。"
+    text = "前言<script>alert('x')</script>目标是200个充电站。"
     doc = Document("d1", text, DocMeta("d1", "标题<script>bad()</script>", date="2026-03",
                                        date_inferred=True, source="<b>来源</b>"))
     start = text.index("200")
@@ -218,7 +219,7 @@ def test_ui_and_openapi_are_served(client):
 
 def test_health_is_503_and_ask_503_when_index_is_corrupted(tmp_path):
     home = tmp_path / "h"
-    copy_corpus(home / "corpus")
+    write_madeup_corpus(home / "corpus")
     s = Settings.load(env={}, home=home, model="hash")
     Pipeline(s).build_index()
     for f in (home / "index").rglob("*"):
@@ -262,7 +263,7 @@ def _cit(**kw) -> Citation:
 
 
 def test_sources_panel_escapes_and_marks_the_span():
-    text = "<img>目标是200个大模型企业。"
+    text = "<img>目标是200个充电站。"
     c = _cit(start=text.index("200"), end=text.index("200") + 3)
     out = sources_html(Answer("q", "200个[1]", citations=(c,), note="LLM 超时"), {"d1": text})
     assert "<script>x()" not in out and "&lt;script&gt;" in out and "<img>" not in out

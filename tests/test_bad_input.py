@@ -2,7 +2,7 @@
 
 Each is refused with a one-sentence message (HTTP 400/413, CLI exit 2) or answered normally;
 none crashes the server, writes outside the corpus folder or changes the live index.
-Uses the fast fake encoder."""
+Uses the fast fake encoder and the made-up corpus of conftest.py."""
 
 import zipfile
 from pathlib import Path
@@ -14,12 +14,12 @@ from rag.app.api import create_app
 from rag.app.cli import main
 from rag.pipeline import Pipeline
 
-GOOD = "海珠区累计培育了多少个大模型备案项目？"
+GOOD = "从化区已集聚了多少家智能农机企业？"  # made up; the answer holds 45家
 
 
 @pytest.fixture
-def client(hash_pipeline):
-    with TestClient(create_app(hash_pipeline, with_ui=False)) as c:
+def client(madeup_pipeline):
+    with TestClient(create_app(madeup_pipeline, with_ui=False)) as c:
         yield c
 
 
@@ -33,33 +33,33 @@ def test_empty_question_is_400_with_message(client, q):
 
 
 @pytest.mark.parametrize("q", ["", "   "])
-def test_empty_question_cli_exit_2_with_message(hash_pipeline, capsys, q):
+def test_empty_question_cli_exit_2_with_message(madeup_pipeline, capsys, q):
     assert main(["ask", q]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and err.count("\n") == 0 and "question" in err.lower()
 
 
 def test_huge_question_is_413_then_server_still_answers(client):
-    r = client.post("/api/ask", json={"question": "海" * 100_000})
+    r = client.post("/api/ask", json={"question": "问" * 100_000})
     assert r.status_code == 413
     assert "100000" in r.json()["error"] and "shorten" in r.json()["error"]
     r = client.post("/api/ask", json={"question": GOOD})
-    assert r.status_code == 200 and "40" in r.json()["answer"]
+    assert r.status_code == 200 and "45" in r.json()["answer"]
 
 
-def test_huge_question_cli_exit_2(hash_pipeline, capsys):
-    assert main(["ask", "海" * 100_000]) == 2
+def test_huge_question_cli_exit_2(madeup_pipeline, capsys):
+    assert main(["ask", "问" * 100_000]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "shorten" in err
 
 
 STRANGE = [
-    "海珠区\x00\x07累计培育了\x1b[31m多少个大模型备案项目？",  # control characters
-    "海珠🤖大模型备案项目有多少个？😀👍🏽",  # emoji, with a skin-tone modifier
-    "海珠 district の AI モデル 모델 备案 target? مرحبا Привет",  # mixed scripts
-    "<script>alert('x')</script>南沙扶持办法最高给多少钱？",  # HTML/JavaScript
+    "从化区\x00\x07已集聚了\x1b[31m多少家智能农机企业？",  # control characters
+    "从化🤖智能农机企业有多少家？😀👍🏽",  # emoji, with a skin-tone modifier
+    "从化 district の 农机 モデル 모델 企业 target? مرحبا Привет",  # mixed scripts
+    "<script>alert('x')</script>花都区首批开通了多少条无人机配送航线？",  # HTML/JavaScript
     "<img src=x onerror=alert(1)>\"'; DROP TABLE docs; --",
-    "\u202e\u200b\u200d海珠\ufeff备案\u2028项目",  # bidi override, zero-width, separators
+    "\u202e\u200b\u200d从化\ufeff农机\u2028企业",  # bidi override, zero-width, separators
     "ａｉ　ＡＩ　全角字符问题？",  # full-width
 ]
 
@@ -81,11 +81,11 @@ def test_question_of_only_control_characters_is_400(client):
     assert r.status_code == 400 and r.json()["error"]
 
 
-def test_script_in_an_article_is_shown_as_text(hash_pipeline, client, tmp_path):
+def test_script_in_an_article_is_shown_as_text(madeup_pipeline, client, tmp_path):
     src = tmp_path / "xss_article.txt"
-    src.write_text("南沙区发布新政策\n\n<script>alert('pwned')</script>南沙区将对人工智能企业给予"
-                   "最高2000万元支持。<img src=x onerror=alert(2)>\n", encoding="utf-8")
-    report = hash_pipeline.ingest([src])
+    src.write_text("溪云镇发布新政策\n\n<script>alert('pwned')</script>溪云镇将对农机企业给予"
+                   "最高200万元补助。<img src=x onerror=alert(2)>\n", encoding="utf-8")
+    report = madeup_pipeline.ingest([src])
     assert report.added == ("xss_article",), report
     page = client.get("/article/xss_article").text
     assert "&lt;script&gt;alert(" in page
@@ -107,14 +107,14 @@ def _tree(root: Path) -> dict[str, int]:
     return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()}
 
 
-def test_hostile_uploads_rejected_nothing_written_index_unchanged(hash_pipeline, tmp_path):
-    home = hash_pipeline.settings.home
-    p = Pipeline(hash_pipeline.settings.replace(max_upload_bytes=200_000),
-                 encoder=hash_pipeline.encoder)
+def test_hostile_uploads_rejected_nothing_written_index_unchanged(madeup_pipeline, tmp_path):
+    home = madeup_pipeline.settings.home
+    p = Pipeline(madeup_pipeline.settings.replace(max_upload_bytes=200_000),
+                 encoder=madeup_pipeline.encoder)
     live = p.store.current_path()
     up = tmp_path / "uploads"
     up.mkdir()
-    text = "天河区发布新政策。天河区将建设人工智能产业园。".encode()
+    text = "溪云镇发布新政策。溪云镇将建设农机产业园。".encode()
     files = {
         "..\\..\\..\\escape.txt": text,  # Windows-style traversal in the name itself
         "huge.txt": "大".encode() * 100_000,  # 300 kB, over the 200 kB limit
@@ -156,7 +156,7 @@ def test_hostile_uploads_rejected_nothing_written_index_unchanged(hash_pipeline,
     assert not (tmp_path.parent / "escape.txt").exists()
 
 
-def test_malformed_batch_file_is_a_message(hash_pipeline, capsys, tmp_path):
+def test_malformed_batch_file_is_a_message(madeup_pipeline, capsys, tmp_path):
     batch = tmp_path / "q.jsonl"
     batch.write_text('{"id": 1}\nnot json\n', encoding="utf-8")
     assert main(["ask", "--batch", str(batch)]) == 2

@@ -15,17 +15,31 @@ from rag.evaluation.bench.run import parse_scales
 from rag.evaluation.bench.synthetic import DISTRICTS, CachedTokens, perturb, synthetic_corpus
 from rag.settings import PROJECT_ROOT
 
-REPO_QUESTIONS = PROJECT_ROOT / "eval" / "dev.jsonl"
+# Made-up questions: the bench only times them, so they need not be answerable.
+BENCH_QUESTIONS = [
+    "从化区已集聚了多少家智能农机企业？",
+    "增城2026年要新建多少座智慧充电站？",
+    "花都区首批开通了多少条无人机配送航线？",
+    "云翼物流公司总经理是谁？",
+    "白云山茶文化节有多少家茶企参展？",
+    "晨曦科技的快充桩多久能充满一辆货车？",
+    "How many drone delivery routes did Huadu open?",
+    "荔湾区有几个农机示范基地？",
+    "那2025年呢",
+    "溪云镇的数字乡村服务站建了几个？",
+    "What is the largest subsidy for smart farm machinery in Conghua?",
+    "火星上有几个充电站？",
+]
 
 
 def test_perturb_is_deterministic_and_changes_districts_years_numbers():
-    text = "海珠区2026年新增大模型备案200个。南沙给予最高1000万元支持。"
+    text = "增城区2026年新建充电站200座。从化给予最高800万元补助。"
     a = perturb(text, random.Random(7))
     b = perturb(text, random.Random(7))
     assert a == b != text
-    fixed = perturb("海珠2026年新增200个。", random.Random(1), {d: d for d in
-                          DISTRICTS} | {"海珠": "南沙"}, 1, 1.5, shuffle=False)
-    assert fixed == "南沙2027年新增300个。"
+    fixed = perturb("增城2026年新建200座。", random.Random(1), {d: d for d in
+                          DISTRICTS} | {"增城": "从化"}, 1, 1.5, shuffle=False)
+    assert fixed == "从化2027年新建300座。"
 
 
 def test_cached_tokens_equal_the_tokenizer_on_real_text():
@@ -45,8 +59,8 @@ def test_synthetic_corpus_keeps_real_rows_and_unit_vectors():
     rng = np.random.default_rng(0)
     vecs = rng.standard_normal((3, 16)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    texts = ["海珠区2026年新增200个。目标500亿元。", "南沙最高1000万元。", "天河2025年增长5%。"]
-    titles = ["海珠", "南沙", "天河"]
+    texts = ["增城区2026年新建200座。目标80亿元。", "从化最高800万元。", "花都2025年增长5%。"]
+    titles = ["增城", "从化", "花都"]
     s1 = synthetic_corpus(texts, titles, vecs, 50)
     s2 = synthetic_corpus(texts, titles, vecs, 50)
     assert s1.texts == s2.texts and np.array_equal(s1.vectors, s2.vectors)
@@ -73,9 +87,10 @@ def test_recall_percentiles_and_scale_parsing():
 def test_quick_bench_run_reports_every_figure(corpus_home, monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("RAG_MODEL", "hash")
     (corpus_home / "eval").mkdir()
-    lines = REPO_QUESTIONS.read_text(encoding="utf-8").splitlines()[:12]
-    (corpus_home / "eval" / "dev.jsonl").write_text("\n".join(lines) + "\n",
-                                                          encoding="utf-8")
+    rows = [{"id": f"b{i}", "question": q, "doc": None, "evidence": [], "answer": "",
+             "answer_keys": [], "type": "unanswerable"} for i, q in enumerate(BENCH_QUESTIONS)]
+    (corpus_home / "eval" / "dev.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     live = corpus_home / "index"
     out = tmp_path / "report" / "bench.md"
     assert main(["bench", "--scale", "2000", "--json", "--out", str(out)]) == 0
@@ -86,7 +101,7 @@ def test_quick_bench_run_reports_every_figure(corpus_home, monkeypatch, capsys, 
     assert r["build"]["chunks_per_s"] > 0
     for op in ("search_hybrid", "search_dense", "search_bm25", "ask"):
         lat = r["latency_ms"][op]
-        assert lat["n"] == 12 and 0 < lat["p50"] <= lat["p95"] <= lat["p99"]
+        assert lat["n"] == len(BENCH_QUESTIONS) and 0 < lat["p50"] <= lat["p95"] <= lat["p99"]
     assert r["cold_start"]["subprocess_s"] > 0 and r["cold_start"]["in_process_s"] > 0
     assert 50 < r["serving"]["vmhwm_mb"] < 1536 and r["serving"]["ok"] is True
     nv = r["naive"]
@@ -95,7 +110,7 @@ def test_quick_bench_run_reports_every_figure(corpus_home, monkeypatch, capsys, 
     (s,) = r["scale"]
     assert s["n_chunks"] == 2000
     for part in ("exact", "hnsw", "bm25"):
-        assert s[part]["query_ms"]["n"] == 12 and s[part]["build_s"] >= 0
+        assert s[part]["query_ms"]["n"] == len(BENCH_QUESTIONS) and s[part]["build_s"] >= 0
     assert s["hnsw"]["recall_at_10"] >= 0.9
     assert s["hybrid"]["configured_ann"] == "exact"
     assert s["hybrid"]["exact"]["query_ms"]["p50"] > 0 and s["hybrid"]["hnsw"]["query_ms"]["p50"] > 0

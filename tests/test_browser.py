@@ -157,7 +157,7 @@ def test_chat_answer_with_citation_and_article_view(server, browser, shots):
     art.close()
 
     # A question containing markup shows as text and never runs.
-    _ask(page, "<script>window.__pwned=1</script><b>南沙</b>扶持办法最高给多少钱", 2)
+    _ask(page, "<script>window.__pwned=1</script><b>火星</b>上有几座气象站", 2)  # made up
     assert page.evaluate("window.__pwned") is None
     assert "<script>window.__pwned=1</script>" in page.inner_text("#chat")
     page.close()

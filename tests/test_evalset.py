@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import write_madeup_corpus
 
 from rag.errors import InputError
 from rag.evaluation.questions import Question, load_questions, load_texts, main, normalize, validate
@@ -25,19 +26,36 @@ D0, D1, D2, D3, D4 = (
     "004_81d908b98aeef4bd",
 )
 
+# The made-up articles of conftest.py: M3 plans over 90 charging stations for 2026, M2 over 60
+# for 2025; DAMAGED is a made-up article with spaces and a line break inside a clause.
+M2, M3, DAMAGED = "m2_zengcheng_2025", "m3_zengcheng_2026", "m9_damaged"
+DAMAGED_TEXT = "据测算,新建站点全 部 投\n运后,车主找桩时间明显缩短。"
+
 GOOD = {
     "id": "q1",
-    "question": "海珠2026年新增备案目标是多少？",
-    "doc": D0,
-    "evidence": ["新增大模型和算法备案项目超200个"],
-    "answer": "超200个",
-    "answer_keys": ["200"],
+    "question": "增城2026年计划新建多少座智慧充电站？",
+    "doc": M3,
+    "evidence": ["新建智慧充电站超90座"],
+    "answer": "超90座",
+    "answer_keys": ["90"],
     "type": "temporal",
 }
 
 
+def madeup_corpus(folder: Path) -> Path:
+    write_madeup_corpus(folder)
+    (folder / f"{DAMAGED}.txt").write_text(DAMAGED_TEXT, encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="module")
-def raw_texts() -> dict[str, str]:
+def raw_texts(tmp_path_factory) -> dict[str, str]:
+    """The raw made-up articles, by doc id."""
+    return load_texts(madeup_corpus(tmp_path_factory.mktemp("evalset") / "corpus"))
+
+
+@pytest.fixture(scope="module")
+def real_texts() -> dict[str, str]:
     return load_texts(CORPUS)
 
 
@@ -59,16 +77,16 @@ def write(tmp_path: Path, *objs: object) -> Path:
 # --- the checked-in set -------------------------------------------------------------------
 
 
-def test_checked_in_set_validates_against_raw_corpus(questions, raw_texts):
-    assert set(raw_texts) == {D0, D1, D2, D3, D4}
-    assert validate(questions, raw_texts) == []
+def test_checked_in_set_validates_against_raw_corpus(questions, real_texts):
+    assert set(real_texts) == {D0, D1, D2, D3, D4}
+    assert validate(questions, real_texts) == []
 
 
-def test_checked_in_set_validates_against_cleaned_text(questions, raw_texts):
+def test_checked_in_set_validates_against_cleaned_text(questions, real_texts):
     # A cleaner may re-join broken words and fold punctuation; evidence must still match.
     cleaned = {
         d: re.sub(r"[ \t]+", "", unicodedata.normalize("NFKC", t)).replace("\n\n", "\n")
-        for d, t in raw_texts.items()
+        for d, t in real_texts.items()
     }
     assert validate(questions, cleaned) == []
 
@@ -98,8 +116,8 @@ def test_counts_meet_minimums(questions):
         assert latin > 3 * cjk, q.id
 
 
-def test_every_article_is_covered_from_beginning_to_end(questions, raw_texts):
-    for doc_id, text in raw_texts.items():
+def test_every_article_is_covered_from_beginning_to_end(questions, real_texts):
+    for doc_id, text in real_texts.items():
         norm = normalize(text)
         positions = [
             norm.find(normalize(e)) / len(norm)
@@ -112,8 +130,8 @@ def test_every_article_is_covered_from_beginning_to_end(questions, raw_texts):
         assert min(positions) < 0.2 and max(positions) > 0.6, doc_id
 
 
-def test_items_follow_the_authoring_rules(questions, raw_texts):
-    norm = {d: normalize(t) for d, t in raw_texts.items()}
+def test_items_follow_the_authoring_rules(questions, real_texts):
+    norm = {d: normalize(t) for d, t in real_texts.items()}
     ids = [q.id for q in questions]
     assert len(ids) == len(set(ids))
     for q in questions:
@@ -135,14 +153,14 @@ def test_items_follow_the_authoring_rules(questions, raw_texts):
 
 
 def test_load_normalises_doc_and_ignores_unknown_keys(tmp_path):
-    multi = dict(GOOD, id="q2", doc=[D0, D2], type="multi_doc", note="free text")
+    multi = dict(GOOD, id="q2", doc=[M3, M2], type="multi_doc", note="free text")
     none = dict(
         GOOD, id="q3", doc=None, evidence=[], answer="", answer_keys=[], type="unanswerable"
     )
     qs = load_questions(write(tmp_path, GOOD, "", multi, none))
-    assert [q.doc for q in qs] == [(D0,), (D0, D2), ()]
+    assert [q.doc for q in qs] == [(M3,), (M3, M2), ()]
     assert [q.answerable for q in qs] == [True, True, False]
-    assert qs[0].evidence == ("新增大模型和算法备案项目超200个",) and qs[0].tags == ()
+    assert qs[0].evidence == ("新建智慧充电站超90座",) and qs[0].tags == ()
 
 
 @pytest.mark.parametrize(
@@ -153,7 +171,7 @@ def test_load_normalises_doc_and_ignores_unknown_keys(tmp_path):
         ('{"id": "q2", "question": ', "JSON"),
         ("[1, 2]", "object"),
         (dict(GOOD, doc=7), "doc"),
-        (dict(GOOD, evidence="新增大模型和算法备案项目超200个"), "evidence"),
+        (dict(GOOD, evidence="新建智慧充电站超90座"), "evidence"),
         (dict(GOOD, question="  "), "question"),
     ],
     ids=[
@@ -189,29 +207,32 @@ def test_empty_file_is_an_error(tmp_path):
 
 def q(**changes) -> Question:
     base = dict(
-        GOOD, doc=(D0,), evidence=tuple(GOOD["evidence"]), answer_keys=tuple(GOOD["answer_keys"])
+        GOOD, doc=(M3,), evidence=tuple(GOOD["evidence"]), answer_keys=tuple(GOOD["answer_keys"])
     )
     base.update(changes)
     return Question(**base)
 
 
 def test_normalize_folds_width_and_whitespace():
-    assert normalize("大 幅 降 低 连 接 成\n\n本，（AI）") == "大幅降低连接成本,(AI)"
+    assert normalize("新 建 站 点 全 部 投\n\n运，（AI）") == "新建站点全部投运,(AI)"
     assert normalize("") == ""
 
 
 def test_damaged_text_matches_clean_evidence(raw_texts):
-    # 004 has spaces and line breaks inside this clause; the clean reading must match.
+    # The damaged article has spaces and a line break inside this clause; the clean reading
+    # must match, and the same clause is not found as is.
+    assert "新建站点全部投运后" not in raw_texts[DAMAGED]
     assert (
         validate(
-            [q(doc=(D4,), evidence=("大幅降低连接成本",), answer_keys=("连接成本",))], raw_texts
+            [q(doc=(DAMAGED,), evidence=("新建站点全部投运后",), answer_keys=("投运",))],
+            raw_texts,
         )
         == []
     )
 
 
 def test_validate_reports_fabricated_evidence(raw_texts):
-    problems = validate([q(evidence=("海珠区2026年新增大模型备案项目超300个",))], raw_texts)
+    problems = validate([q(evidence=("增城区2026年新建智慧充电站超300座",))], raw_texts)
     assert len(problems) == 1 and "evidence" in problems[0] and "q1" in problems[0]
 
 
@@ -220,22 +241,15 @@ def test_validate_reports_fabricated_evidence(raw_texts):
     [
         (dict(doc=("999_nope",)), "not in the corpus"),
         (dict(answer_keys=("9999亿",)), "answer key '9999亿'"),
-        (dict(doc=(D2,)), "not found"),  # right figure, wrong article
+        (dict(doc=(M2,)), "not found"),  # right kind of figure, wrong article
         (dict(type="unanswerable"), "unanswerable"),
         (dict(evidence=()), "evidence"),
         (dict(answer_keys=()), "answer key"),
         (dict(doc=()), "needs a doc"),
         (dict(type="opinion"), "not one of"),
         (dict(type="multi_doc"), "two different docs"),
-        (dict(type="multi_doc", doc=(D0, D2)), "no evidence string comes from doc"),
-        (
-            dict(
-                evidence=(
-                    "人工智能应用企业营收超500亿元,全力打造全国领先的人工智能产业集聚区。幸福宣言",
-                )
-            ),
-            "sentence end",
-        ),
+        (dict(type="multi_doc", doc=(M3, M2)), "no evidence string comes from doc"),
+        (dict(evidence=("带动充电服务企业营收超80亿元。增城区交通局局长周明远表示",)), "sentence end"),
     ],
 )
 def test_validate_reports_each_kind_of_problem(raw_texts, changes, words):
@@ -251,9 +265,7 @@ def test_validate_accepts_a_consistent_question(raw_texts):
 
 
 def test_cli_prints_ok_or_problems(tmp_path, monkeypatch, capsys):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / f"{D0}.txt").write_text((CORPUS / f"{D0}.txt").read_text("utf-8"), "utf-8")
+    corpus = madeup_corpus(tmp_path / "corpus")
     monkeypatch.setenv("RAG_CORPUS_DIR", str(corpus))
 
     assert main(["validate", str(write(tmp_path, GOOD))]) == 0

@@ -1,6 +1,7 @@
 """Faults: a process killed mid-build or mid-ingest, a damaged index, an LLM server that is
 down, slow or talks garbage. The last good index must keep answering and every failure must
-reach the user as one sentence that says what to do. Uses the fast fake encoder."""
+reach the user as one sentence that says what to do. Uses the fast fake encoder and the made-up
+corpus of conftest.py."""
 
 import http.server
 import os
@@ -23,7 +24,8 @@ from rag.pipeline import Pipeline
 from rag.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-QUESTION = "海珠区累计培育了多少个大模型备案项目？"
+QUESTION = "从化区已集聚了多少家智能农机企业？"  # made up; the answer holds 45家
+FIGURE = "45"
 
 # Runs the CLI in a child process whose index writer pauses after its first file, so the
 # kill lands while builds/.tmp-* exists: the moment a crash is most likely to do damage.
@@ -71,19 +73,19 @@ def _answer_hits(home: Path):
 
 
 @pytest.mark.slow
-def test_kill_during_rebuild_leaves_last_good_index_answering(hash_pipeline, corpus_home):
-    store = hash_pipeline.store
+def test_kill_during_rebuild_leaves_last_good_index_answering(madeup_pipeline, madeup_home):
+    store = madeup_pipeline.store
     live = store.current_path()
-    before = [h.chunk.chunk_id for h in hash_pipeline.search(QUESTION).hits]
+    before = [h.chunk.chunk_id for h in madeup_pipeline.search(QUESTION).hits]
 
-    _start_and_kill_when_tmp_appears(["index", "--rebuild"], corpus_home)
+    _start_and_kill_when_tmp_appears(["index", "--rebuild"], madeup_home)
 
     assert any(p.name.startswith(".tmp-") for p in (store.root / "builds").iterdir())
     assert store.current_path() == live  # CURRENT still names the last good build
     snap = IndexStore(store.root).load("hash-256", "hash:v1:256")
     assert snap.manifest.n_chunks == len(snap.chunks) > 0
-    p, hits = _answer_hits(corpus_home)
-    assert hits == before and "40" in p.ask(QUESTION).text
+    p, hits = _answer_hits(madeup_home)
+    assert hits == before and FIGURE in p.ask(QUESTION).text
     # The next build succeeds (the killed writer's lock died with it) and sweeps the debris.
     p.build_index(rebuild=True)
     assert store.current_path() != live
@@ -91,24 +93,24 @@ def test_kill_during_rebuild_leaves_last_good_index_answering(hash_pipeline, cor
 
 
 @pytest.mark.slow
-def test_kill_during_ingest_leaves_last_good_index_answering(hash_pipeline, corpus_home,
+def test_kill_during_ingest_leaves_last_good_index_answering(madeup_pipeline, madeup_home,
                                                             tmp_path):
-    store = hash_pipeline.store
+    store = madeup_pipeline.store
     live = store.current_path()
     new = tmp_path / "incoming" / "新政策.txt"
     new.parent.mkdir()
-    new.write_text("天河区发布数据要素行动方案\n\n天河区将建设10个数据要素创新中心。\n",
+    new.write_text("溪云镇发布数字乡村行动方案\n\n溪云镇将建设10个数字乡村服务站。\n",
                    encoding="utf-8")
 
-    _start_and_kill_when_tmp_appears(["ingest", str(new)], corpus_home)
+    _start_and_kill_when_tmp_appears(["ingest", str(new)], madeup_home)
 
     assert store.current_path() == live
-    corpus = corpus_home / "corpus"
+    corpus = madeup_home / "corpus"
     assert not [f for f in corpus.iterdir() if f.name.startswith(".upload-")]
     copied = corpus / "新政策.txt"
     assert not copied.exists() or copied.read_bytes() == new.read_bytes()  # never half a file
-    p, hits = _answer_hits(corpus_home)
-    assert hits and "40" in p.ask(QUESTION).text
+    p, hits = _answer_hits(madeup_home)
+    assert hits and FIGURE in p.ask(QUESTION).text
     # Restarting catches up: the article that was copied before the kill gets indexed.
     p.ensure_index()
     assert "新政策" in p.snapshot.docs
@@ -132,8 +134,8 @@ DAMAGE = ["garbage faiss.index", "missing vectors.npy", "truncated chunks.jsonl"
 
 
 @pytest.mark.parametrize("how", DAMAGE)
-def test_damaged_index_cli_prints_one_line_with_the_fix(hash_pipeline, capsys, how):
-    _damage(hash_pipeline.settings.index_dir, how)
+def test_damaged_index_cli_prints_one_line_with_the_fix(madeup_pipeline, capsys, how):
+    _damage(madeup_pipeline.settings.index_dir, how)
     code = main(["ask", QUESTION])
     err = capsys.readouterr().err.strip()
     assert code == 2, f"`rag ask` on an index with {how} answered instead of refusing"
@@ -142,9 +144,9 @@ def test_damaged_index_cli_prints_one_line_with_the_fix(hash_pipeline, capsys, h
 
 
 @pytest.mark.parametrize("how", ["garbage faiss.index", "missing vectors.npy"])
-def test_damaged_index_reported_by_health(hash_pipeline, how):
-    _damage(hash_pipeline.settings.index_dir, how)
-    p = Pipeline(hash_pipeline.settings)
+def test_damaged_index_reported_by_health(madeup_pipeline, how):
+    _damage(madeup_pipeline.settings.index_dir, how)
+    p = Pipeline(madeup_pipeline.settings)
     with TestClient(create_app(p, with_ui=False)) as client:
         r = client.get("/api/health")
         assert r.status_code == 503, r.json()
@@ -199,9 +201,9 @@ def _closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/v1"
 
 
-def _ask_with_llm(hash_pipeline, url: str, timeout: float = 1.5):
-    s = hash_pipeline.settings.replace(llm_base_url=url, llm_timeout=timeout)
-    p = Pipeline(s, encoder=hash_pipeline.encoder)
+def _ask_with_llm(madeup_pipeline, url: str, timeout: float = 1.5):
+    s = madeup_pipeline.settings.replace(llm_base_url=url, llm_timeout=timeout)
+    p = Pipeline(s, encoder=madeup_pipeline.encoder)
     p.ask(QUESTION)  # warm: the timing below is the LLM path only
     t = time.perf_counter()
     ans = p.ask(QUESTION, llm=True)
@@ -210,28 +212,28 @@ def _ask_with_llm(hash_pipeline, url: str, timeout: float = 1.5):
 
 def _assert_extractive_fallback(ans, elapsed, timeout=1.5):
     assert ans.mode == "extractive" and not ans.refused
-    assert "40" in ans.text and ans.citations
+    assert FIGURE in ans.text and ans.citations
     assert ans.note and "抽取式" in ans.note  # the user is told why
     assert elapsed < timeout + 3.0, f"took {elapsed:.1f}s with a {timeout}s LLM timeout"
 
 
-def test_llm_down_gives_extractive_answer_with_note(hash_pipeline):
-    ans, elapsed = _ask_with_llm(hash_pipeline, _closed_port_url())
+def test_llm_down_gives_extractive_answer_with_note(madeup_pipeline):
+    ans, elapsed = _ask_with_llm(madeup_pipeline, _closed_port_url())
     _assert_extractive_fallback(ans, elapsed)
 
 
 @pytest.mark.parametrize("llm_server", ["slow", "garbage", "garbage-sse"], indirect=True)
-def test_llm_slow_or_garbage_gives_extractive_answer_within_timeout(hash_pipeline, llm_server):
-    ans, elapsed = _ask_with_llm(hash_pipeline, llm_server)
+def test_llm_slow_or_garbage_gives_extractive_answer_within_timeout(madeup_pipeline, llm_server):
+    ans, elapsed = _ask_with_llm(madeup_pipeline, llm_server)
     _assert_extractive_fallback(ans, elapsed)
 
 
-def test_llm_fallback_over_http(hash_pipeline):
-    s = hash_pipeline.settings.replace(llm_base_url=_closed_port_url(), llm_timeout=1.0)
-    with TestClient(create_app(Pipeline(s, encoder=hash_pipeline.encoder),
+def test_llm_fallback_over_http(madeup_pipeline):
+    s = madeup_pipeline.settings.replace(llm_base_url=_closed_port_url(), llm_timeout=1.0)
+    with TestClient(create_app(Pipeline(s, encoder=madeup_pipeline.encoder),
                                with_ui=False)) as client:
         r = client.post("/api/ask", json={"question": QUESTION, "llm": True})
     assert r.status_code == 200
     body = r.json()
-    assert body["mode"] == "extractive" and body["note"] and "40" in body["answer"]
+    assert body["mode"] == "extractive" and body["note"] and FIGURE in body["answer"]
 

@@ -36,9 +36,10 @@ def _doc(doc_id, sentences, date="2025-01-01"):
                     ((0, len(text)),), tuple(spans))
 
 
+# Made-up sentences about invented plans.
 DOCS = [
-    _doc("a", ["海珠区新增大模型备案项目超200个。", "人工智能企业营收超500亿元。"] * 3),
-    _doc("b", ["南沙给予最高1000万元资金支持。", "设立规模5亿元的人工智能产业基金。"] * 3),
+    _doc("a", ["青禾区新建公共充电站超240个。", "充电服务企业营收超600亿元。"] * 3),
+    _doc("b", ["溪云镇给予农机企业最高600万元补助。", "设立规模3亿元的农机产业基金。"] * 3),
 ]
 
 
@@ -69,7 +70,7 @@ def test_crash_mid_build_keeps_last_good_index(tmp_path):
         _build(store, enc, docs=changed, _fail_after_embed=True)
     assert store.current_path() == before
     snap = store.load(enc.model_id, enc.fingerprint)
-    assert any("1000万元" in c.text for c in snap.chunks)  # old content still answers
+    assert any("600万元" in c.text for c in snap.chunks)  # old content still answers
 
 
 def test_other_model_is_refused_with_rebuild_hint(tmp_path):
@@ -101,14 +102,14 @@ def test_incremental_update_embeds_changed_article_only(tmp_path):
     store, enc = IndexStore(tmp_path / "index"), CountingEncoder()
     m1 = _build(store, enc)
     assert m1.embedded_chunks == m1.n_chunks
-    new_b = _doc("b", ["南沙给予最高2000万元资金支持。"] * 3)
+    new_b = _doc("b", ["溪云镇给予农机企业最高900万元补助。"] * 3)
     n_b = len([c for c in store.load().chunks if c.doc_id == "b"])
     m2 = _build(store, enc, docs=[DOCS[0], new_b])
     n_a = len([c for c in store.load().chunks if c.doc_id == "a"])
     assert m2.embedded_chunks == m2.n_chunks - n_a  # only b's chunks were embedded
     assert n_b > 0
     assert m2.embedded_sentences == len(new_b.sentences)  # and only b's sentences
-    m3 = _build(store, enc, docs=[DOCS[0], new_b, _doc("c", ["黄埔新增一句。"])])
+    m3 = _build(store, enc, docs=[DOCS[0], new_b, _doc("c", ["溪云镇新增一句。"])])
     assert m3.embedded_chunks == 1 and m3.embedded_sentences == 1
     m4 = _build(store, enc, docs=[DOCS[0], new_b], rebuild=True)
     assert m4.embedded_chunks == m4.n_chunks
@@ -133,7 +134,7 @@ def test_sentence_vectors_cover_every_sentence_and_map_to_chunks(tmp_path):
     from rag.index.manifest import indexed_sentences
 
     store, enc = IndexStore(tmp_path / "index"), CountingEncoder()
-    blank = _doc("c", ["黄埔新增一句。", "   ", "再来一句。"])
+    blank = _doc("c", ["溪云镇新增一句。", "   ", "再来一句。"])
     m = _build(store, enc, docs=[*DOCS, blank])
     snap = store.load(enc.model_id, enc.fingerprint)
     spans = indexed_sentences(snap.docs.values())

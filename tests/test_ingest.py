@@ -18,7 +18,7 @@ from rag.corpus.load import file_fingerprint, load_corpus, load_document
 from rag.errors import IngestError
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
-ARTICLE = "广州人工智能产业发展迅速。海珠区力争全年引育大模型企业超100个。"
+ARTICLE = "溪云镇智能农机产业发展迅速。溪云镇力争全年引进农机企业超30家。"  # made up
 
 
 def one_sentence(msg: str, name: str) -> None:
@@ -37,8 +37,8 @@ def test_text_encodings_decode(tmp_path, encoding):
 
 def test_gb18030_is_not_mistaken_for_utf8(tmp_path):
     p = tmp_path / "gbk.md"
-    p.write_bytes("数字经济规模已连续6年排名全国第一。".encode("gb18030"))
-    assert load_document(p).text == "数字经济规模已连续6年排名全国第一。"
+    p.write_bytes("溪云镇农机合作社已连续5年获评全市先进。".encode("gb18030"))
+    assert load_document(p).text == "溪云镇农机合作社已连续5年获评全市先进。"
 
 
 @pytest.mark.parametrize(
@@ -105,14 +105,14 @@ def test_docx_round_trip(tmp_path):
     import docx
 
     d = docx.Document()
-    d.add_paragraph("产业化的突破口在哪儿")
-    d.add_paragraph("新一代人工智能已成为国际竞争的焦点。应用，是关键环节。")
+    d.add_paragraph("溪云镇的农机故事")
+    d.add_paragraph("智能农机已成为春耕的新帮手。培训，是关键环节。")
     p = tmp_path / "word.docx"
     d.save(p)
     doc = load_document(p)
-    assert doc.text == "产业化的突破口在哪儿\n新一代人工智能已成为国际竞争的焦点。应用,是关键环节。"
-    assert doc.meta.title == "产业化的突破口在哪儿"
-    assert [doc.text[s:e] for s, e in doc.sentences][1] == "新一代人工智能已成为国际竞争的焦点。"
+    assert doc.text == "溪云镇的农机故事\n智能农机已成为春耕的新帮手。培训,是关键环节。"
+    assert doc.meta.title == "溪云镇的农机故事"
+    assert [doc.text[s:e] for s, e in doc.sentences][1] == "智能农机已成为春耕的新帮手。"
 
 
 def test_docx_zip_bomb_rejected_without_unpacking_it_all(tmp_path, monkeypatch):

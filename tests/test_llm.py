@@ -38,29 +38,31 @@ from rag.errors import LLMError
 from rag.settings import PROJECT_ROOT, Settings
 from rag.types import Answer
 
-QUESTION = "海珠2026年大模型和算法备案目标是多少?"
-P2026 = ("海珠区人工智能发展局表示,2026年将聚焦龙头引领、场景驱动、生态营造三大核心路径,"
-         "力争落地高成长性人工智能企业超100家,新增大模型和算法备案项目超200个,"
-         "人工智能应用企业营收超500亿元,全力打造全国领先的人工智能产业集聚区。")
-P2025 = ("发力“AI+”产业布局。强化人工智能大模型应用示范区集聚效应,力争全年引育大模型企业超"
-         "100个,备案大模型和算法超110个,完成大模型内测超50个、上线运营超30个。")
-PUNRELATED = ("6个产值超千亿元的先进制造业集群、超过2200亿元的生物医药产业营收,是广州实力的一角;"
-              "报告提到的“动能转换接续还需提速”值得关注。")
+# A made-up question and made-up passages (an invented district's plans), in the shape the
+# answerer sees: a 2026 plan, a 2025 plan sharing some figures, and an unrelated passage.
+QUESTION = "青禾区2026年新建充电站的目标是多少?"
+P2026 = ("青禾区交通发展中心表示,2026年将聚焦规划先行、站点加密、运营升级三条主线,"
+         "力争引进新能源物流企业超120家,新建公共充电站超240个,"
+         "充电服务企业营收超600亿元,全力打造全市领先的绿色交通示范区。")
+P2025 = ("推进“绿色出行”布局。强化新能源公交示范线集聚效应,力争全年引进换电运营企业超"
+         "120个,建设充电桩和换电站超130个,完成旧站改造超40个、投入运营超20个。")
+PUNRELATED = ("8个产值超千亿元的特色农业基地、超过2200亿元的食品加工业营收,是该市实力的一角;"
+              "报告提到的“冷链物流短板还需补齐”值得关注。")
 
 
 def _passages() -> list[Passage]:
     return [
-        Passage(1, "d0", "琶洲筑起产业新高地", "2026-03", "信息时报", 100, 100 + len(P2026),
+        Passage(1, "d0", "青禾绿色交通新布局", "2026-03", "青禾日报", 100, 100 + len(P2026),
                 P2026, "d0#3"),
-        Passage(2, "d2", "海珠区2025年政府工作报告", "2025-02-15", "海珠区政府", 40,
+        Passage(2, "d2", "青禾区2025年政府工作报告", "2025-02-15", "青禾区政府", 40,
                 40 + len(P2025), P2025, "d2#1"),
-        Passage(3, "d3", "广州高质量发展观察", "2026-01", "南方日报", 7, 7 + len(PUNRELATED),
+        Passage(3, "d3", "某市高质量发展观察", "2026-01", "测试日报", 7, 7 + len(PUNRELATED),
                 PUNRELATED, "d3#0"),
     ]
 
 
 def _extractive() -> Answer:
-    return Answer(QUESTION, "抽取式答案:超200个[1]", mode="extractive")
+    return Answer(QUESTION, "抽取式答案:超240个[1]", mode="extractive")
 
 
 # ------------------------------------------------------------------ build_messages
@@ -72,14 +74,14 @@ def test_build_messages_numbers_passages_inside_delimiters():
     block = user[user.index(OPEN): user.index(CLOSE) + len(CLOSE)]
     lines = block.splitlines()[1:-1]
     assert [ln[:4] for ln in lines] == ["[1] ", "[2] ", "[3] "]
-    assert lines[0].startswith("[1] 《琶洲筑起产业新高地》(2026-03) 海珠区")
+    assert lines[0].startswith("[1] 《青禾绿色交通新布局》(2026-03) 青禾区")
     assert "(2025-02-15)" in lines[1]
     assert QUESTION in user[user.index(CLOSE):]  # the question comes after the data
     assert REFUSAL_ZH in SYSTEM_PROMPT and "[1]" in SYSTEM_PROMPT
 
 
 def test_build_messages_english_question_asks_for_english():
-    user = build_messages("What is Haizhu's 2026 filing target?", _passages())[1]["content"]
+    user = build_messages("What is Qinghe's 2026 charging-station target?", _passages())[1]["content"]
     assert "Answer in English" in user and user.index("Answer in English") > user.index(CLOSE)
 
 
@@ -101,26 +103,26 @@ def test_prompt_injection_stays_inside_the_data_block():
     ("raw", "text", "cited"),
     [
         # correct marker kept
-        ("目标是新增备案项目超200个[1]。", "目标是新增备案项目超200个[1]。", [1]),
+        ("目标是新建充电站超240个[1]。", "目标是新建充电站超240个[1]。", [1]),
         # wrong passage moved to the one holding the figure
-        ("目标是超200个[2]。", "目标是超200个[1]。", [1]),
+        ("目标是超240个[2]。", "目标是超240个[1]。", [1]),
         # out-of-range marker removed; marker after the full stop is normalised
-        ("目标是超200个。[1][7]", "目标是超200个[1]。", [1]),
+        ("目标是超240个。[1][7]", "目标是超240个[1]。", [1]),
         ("这是背景[4]。", "这是背景。", []),
         # a figure no passage holds: the marker is removed
         ("目标是超300个[1]。", "目标是超300个。", []),
         # a sentence with a figure and no marker gets one
-        ("2025年备案超110个。", "2025年备案超110个[2]。", [2]),
+        ("2025年新建超130个。", "2025年新建超130个[2]。", [2]),
         # two clauses, swapped markers, order of first use
-        ("2025年超110个[1],2026年超200个[2]。", "2025年超110个[2],2026年超200个[1]。", [2, 1]),
+        ("2025年超130个[1],2026年超240个[2]。", "2025年超130个[2],2026年超240个[1]。", [2, 1]),
         # no figures: an in-range marker is trusted
-        ("海珠区聚焦三大核心路径[1]。", "海珠区聚焦三大核心路径[1]。", [1]),
+        ("青禾区聚焦三条主线[1]。", "青禾区聚焦三条主线[1]。", [1]),
         # money with magnitude, full-width digits and 【】 markers
-        ("营收超500亿元【3】", "营收超500亿元[1]", [1]),
-        # 100 is in both 1 (100家) and 2 (100个): the unit decides
-        ("企业超100个[1]。", "企业超100个[2]。", [2]),
-        ("The target is over 200 projects [2]. In 2025 it was 110 [1].",
-         "The target is over 200 projects [1]. In 2025 it was 110 [2].", [1, 2]),
+        ("营收超600亿元【3】", "营收超600亿元[1]", [1]),
+        # 120 is in both 1 (120家) and 2 (120个): the unit decides
+        ("企业超120个[1]。", "企业超120个[2]。", [2]),
+        ("The target is over 240 stations [2]. In 2025 it was 130 [1].",
+         "The target is over 240 stations [1]. In 2025 it was 130 [2].", [1, 2]),
         (f"{REFUSAL_ZH}。", f"{REFUSAL_ZH}。", []),
     ],
 )
@@ -129,13 +131,13 @@ def test_validate_citations(raw, text, cited):
 
 
 def test_validate_citations_does_not_match_inside_longer_numbers():
-    ps = [Passage(1, "a", "t", None, "", 0, 9, "备案项目超1200个", "a#0")]
-    assert validate_citations("超200个[1]。", ps) == ("超200个。", [])
+    ps = [Passage(1, "a", "t", None, "", 0, 10, "公共充电站超1240个", "a#0")]
+    assert validate_citations("超240个[1]。", ps) == ("超240个。", [])
 
 
 # ------------------------------------------------------------ fake OpenAI server
 
-ANSWER_WRONG_CITE = "海珠2026年新增大模型和算法备案项目目标是超200个[2]。"
+ANSWER_WRONG_CITE = "青禾区2026年新建公共充电站目标是超240个[2]。"
 
 
 class _Fake(BaseHTTPRequestHandler):
@@ -219,7 +221,7 @@ def _closed_port_url() -> str:
 def test_answer_validates_and_renumbers_citations(fake_url):
     ans = _answerer(fake_url("ok")).answer(QUESTION, _passages(), _extractive)
     assert ans.mode == "llm" and not ans.refused and ans.note == ""
-    assert ans.text == "海珠2026年新增大模型和算法备案项目目标是超200个[1]。"
+    assert ans.text == "青禾区2026年新建公共充电站目标是超240个[1]。"
     (cit,) = ans.citations
     assert (cit.n, cit.doc_id, cit.snippet, cit.start, cit.end) == (
         1, "d0", P2026, 100, 100 + len(P2026))
@@ -227,10 +229,10 @@ def test_answer_validates_and_renumbers_citations(fake_url):
 
 def test_citations_renumbered_in_order_of_use(fake_url):
     ps = _passages()
-    ps = [ps[2], ps[1], ps[0]]  # passage 3 holds 200个 now, so [3] becomes citation 1
+    ps = [ps[2], ps[1], ps[0]]  # passage 3 holds 240个 now, so [3] becomes citation 1
     ps = [dataclasses.replace(p, n=i) for i, p in enumerate(ps, 1)]
     ans = _answerer(fake_url("ok")).answer(QUESTION, ps, _extractive)
-    assert ans.text.endswith("超200个[1]。") and ans.citations[0].snippet == P2026
+    assert ans.text.endswith("超240个[1]。") and ans.citations[0].snippet == P2026
 
 
 def test_stream_yields_deltas_then_final_answer(fake_url):
@@ -381,8 +383,8 @@ def test_real_llm_answers_with_valid_citations(llama_url, capsys):
         print(f"\n[llm] {latency:.1f} s, {len(deltas)} deltas: {ans.text!r} note={ans.note!r}")
     assert isinstance(ans, Answer) and ans.mode == "llm", ans.note
     assert len(deltas) > 1
-    assert "200" in ans.text and not ans.refused
-    assert ans.citations and any("200个" in c.snippet for c in ans.citations)
+    assert "240" in ans.text and not ans.refused
+    assert ans.citations and any("240个" in c.snippet for c in ans.citations)
     # Every cited snippet holds the figures of the text its marker ends.
     for seg, marks in re.findall(r"([^\[\]。]*?)((?:\[\d+\])+)", ans.text):
         for n in map(int, re.findall(r"\d+", marks)):

@@ -2,7 +2,8 @@
 
 Every request must come back 200 with the same answer the pipeline gives when asked alone
 (and that answer must hold the question's key figure): none lost, none mixed up between
-threads. Uses the fast fake encoder so the test measures the server, not the model."""
+threads. Uses the fast fake encoder and the made-up corpus of conftest.py, so the test measures
+the server, not the model."""
 
 import socket
 import threading
@@ -16,13 +17,13 @@ import uvicorn
 
 from rag.app.api import create_app
 
-# (question, key figure its answer must contain)
+# (made-up question about the made-up corpus, key figure its answer must contain)
 QUESTIONS = [
-    ("海珠区累计培育了多少个大模型备案项目？", "40个"),
-    ("南沙扶持办法最高给多少钱？", "1000万"),
-    ("海珠2025年地区生产总值增长目标是多少？", "5.5%"),
-    ("2025年海珠固定资产投资计划完成多少？", "700亿"),
-    ("海珠区2026年力争新引进多少个海内外优秀人才团队？", "50个"),
+    ("从化区已集聚了多少家智能农机企业？", "45家"),
+    ("从化区给予单个智能农机企业最高多少资金支持？", "800万"),
+    ("花都区首批开通了多少条无人机配送航线？", "12条"),
+    ("增城区累计建成了多少座智慧充电站？", "210座"),
+    ("花都区低空经济产业基金规模多大？", "2亿"),
 ]
 N_REQUESTS = 50
 
@@ -34,9 +35,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(hash_pipeline):
+def server(madeup_pipeline):
     port = _free_port()
-    config = uvicorn.Config(create_app(hash_pipeline, with_ui=False), host="127.0.0.1",
+    config = uvicorn.Config(create_app(madeup_pipeline, with_ui=False), host="127.0.0.1",
                             port=port, log_level="warning")
     srv = uvicorn.Server(config)
     th = threading.Thread(target=srv.run, daemon=True)
@@ -51,8 +52,8 @@ def server(hash_pipeline):
 
 
 @pytest.mark.slow
-def test_fifty_concurrent_asks_all_answered_correctly(server, hash_pipeline):
-    expected = {q: hash_pipeline.ask(q).text for q, _ in QUESTIONS}
+def test_fifty_concurrent_asks_all_answered_correctly(server, madeup_pipeline):
+    expected = {q: madeup_pipeline.ask(q).text for q, _ in QUESTIONS}
     for (q, key) in QUESTIONS:
         assert key in expected[q], (q, expected[q])
 

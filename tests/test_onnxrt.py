@@ -50,8 +50,8 @@ def test_backend_setting_is_checked():
 def test_onnx_vectors_equal_pytorch_vectors():
     require_model()
     assert export_info(MODEL_DIR) is not None, "setup exports the ONNX copy"
-    texts = ["海珠2026年大模型目标是多少", "How many AI firms does Nansha have?",
-             "琶洲试验区" * 200, "  前后空白  ", "南沙"]
+    texts = ["增城2026年要新建多少座智慧充电站", "How many drone routes does Huadu run?",
+             "低空物流试点" * 200, "  前后空白  ", "从化"]
     fast = SentenceTransformerEncoder(MODEL_DIR, backend="auto")
     slow = SentenceTransformerEncoder(MODEL_DIR, backend="torch")
     for kind in ("query", "passage"):
@@ -87,7 +87,7 @@ def test_stale_export_is_ignored(tmp_path):
     (folder / EXPORT_DIR / EXPORT_INFO).write_text(json.dumps(info))
     assert export_info(folder) is None
     enc = SentenceTransformerEncoder(folder, backend="auto")
-    enc.encode(["南沙"], kind="query")
+    enc.encode(["从化"], kind="query")
     assert enc.runtime == "torch"
     with pytest.raises(ModelError, match="No current ONNX export"):
-        SentenceTransformerEncoder(folder, backend="onnx").encode(["南沙"])
+        SentenceTransformerEncoder(folder, backend="onnx").encode(["从化"])

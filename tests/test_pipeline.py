@@ -1,8 +1,10 @@
-"""Pipeline behaviour across index updates (fast fake encoder)."""
+"""Pipeline behaviour across index updates (fast fake encoder, made-up corpus of conftest.py)."""
 
 from pathlib import Path
 
 from rag.types import Answer
+
+FARM = "m1_conghua_farm"  # the made-up article with the 800万元 subsidy
 
 
 def _check_offsets(p, ans: Answer) -> None:
@@ -10,40 +12,43 @@ def _check_offsets(p, ans: Answer) -> None:
         assert p.document(c.doc_id).text[c.start:c.end] == c.snippet
 
 
-def test_citations_stay_exact_after_an_article_changes(hash_pipeline, tmp_path):
-    p = hash_pipeline
-    q = "南沙扶持办法最高给多少钱"
+def test_citations_stay_exact_after_an_article_changes(madeup_pipeline, tmp_path):
+    p = madeup_pipeline
+    q = "从化区给予单个智能农机企业最高多少资金支持"
     before = p.ask(q)
+    assert before.citations and "800万" in before.text
     _check_offsets(p, before)
-    # Update the Nansha article so every offset after the insertion point moves.
-    src = p.settings.corpus_dir / "001_537e429408746187.txt"
+    # Update the farm article so every offset after the insertion point moves.
+    src = p.settings.corpus_dir / f"{FARM}.txt"
     new = tmp_path / src.name
-    new.write_text("南沙新增说明段落,用于测试偏移。\n\n" + src.read_text(encoding="utf-8"),
+    new.write_text("从化新增说明段落,用于测试偏移。\n\n" + src.read_text(encoding="utf-8"),
                    encoding="utf-8")
     report = p.ingest([new])
-    assert report.updated == ("001_537e429408746187",)
+    assert report.updated == (FARM,)
     after = p.ask(q)
+    assert after.citations and "800万" in after.text
+    assert after.citations[0].start > before.citations[0].start  # the offsets really moved
     _check_offsets(p, after)
-    assert p.document("001_537e429408746187").text.startswith("南沙新增说明段落")
+    assert p.document(FARM).text.startswith("从化新增说明段落")
 
 
-def test_search_filters_by_article_and_date(hash_pipeline):
-    p = hash_pipeline
-    res = p.search("人工智能", k=5, doc_ids=["004_81d908b98aeef4bd"])
-    assert res.hits and {h.chunk.doc_id for h in res.hits} == {"004_81d908b98aeef4bd"}
-    res = p.search("人工智能", k=10, since="2026")
+def test_search_filters_by_article_and_date(madeup_pipeline):
+    p = madeup_pipeline
+    res = p.search("智慧充电站", k=5, doc_ids=["m2_zengcheng_2025"])
+    assert res.hits and {h.chunk.doc_id for h in res.hits} == {"m2_zengcheng_2025"}
+    res = p.search("智慧充电站", k=10, since="2026")
     dates = {p.document(h.chunk.doc_id).meta.date for h in res.hits}
     assert dates and all(d.startswith("2026") for d in dates)
 
 
-def test_batch_search_writes_one_line_per_question(hash_pipeline, tmp_path, capsys):
+def test_batch_search_writes_one_line_per_question(madeup_pipeline, tmp_path, capsys):
     import json
 
     from rag.app.cli import main
 
     inp = tmp_path / "in.jsonl"
-    inp.write_text('{"id": "a", "question": "南沙扶持办法", "x": 1}\n'
-                   '{"id": "b", "question": "海珠目标"}\n', encoding="utf-8")
+    inp.write_text('{"id": "a", "question": "从化农机扶持", "x": 1}\n'
+                   '{"id": "b", "question": "增城目标"}\n', encoding="utf-8")
     out = tmp_path / "out.jsonl"
     assert main(["search", "--batch", str(inp), "--out", str(out), "-k", "3"]) == 0
     rows = [json.loads(x) for x in Path(out).read_text(encoding="utf-8").splitlines()]
@@ -80,10 +85,10 @@ def _opened_corpus_files(monkeypatch, corpus_dir: Path) -> list[str]:
     return seen
 
 
-def test_ask_on_a_warm_index_reads_no_corpus_file(hash_pipeline, monkeypatch, capsys):
+def test_ask_on_a_warm_index_reads_no_corpus_file(madeup_pipeline, monkeypatch, capsys):
     from rag.app.cli import main
 
-    corpus = hash_pipeline.settings.corpus_dir
+    corpus = madeup_pipeline.settings.corpus_dir
     # the spy works: loading the corpus opens its files
     seen = _opened_corpus_files(monkeypatch, corpus)
     from rag.corpus.load import load_corpus
@@ -91,23 +96,23 @@ def test_ask_on_a_warm_index_reads_no_corpus_file(hash_pipeline, monkeypatch, ca
     load_corpus(corpus)
     assert seen, "the open() spy saw nothing"
     seen.clear()
-    assert main(["ask", "南沙扶持办法最高给多少钱", "--json"]) == 0
-    assert "1000万" in capsys.readouterr().out
+    assert main(["ask", "从化区给予单个智能农机企业最高多少资金支持", "--json"]) == 0
+    assert "800万" in capsys.readouterr().out
     assert seen == [], f"rag ask read corpus files: {seen}"
 
 
-def test_a_changed_corpus_file_is_noticed_without_rereading_the_rest(hash_pipeline):
+def test_a_changed_corpus_file_is_noticed_without_rereading_the_rest(madeup_pipeline):
     import os
 
-    p = hash_pipeline
+    p = madeup_pipeline
     assert p.ensure_index() is None  # unchanged: nothing rebuilt
-    f = p.settings.corpus_dir / "000_e71591340c5b937c.txt"
-    f.write_text(f.read_text(encoding="utf-8").replace("唯品会相关负责人表示",
-                                                       "补充一句:某区新设立数据中心。唯品会相关负责人表示"),
+    f = p.settings.corpus_dir / "m3_zengcheng_2026.txt"
+    f.write_text(f.read_text(encoding="utf-8").replace("晨曦科技是增城本土",
+                                                       "补充一句:某区新设立数据中心。晨曦科技是增城本土"),
                  encoding="utf-8")
     st = f.stat()
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     report = p.ensure_index()
     assert report is not None and report.manifest.embedded_chunks >= 1
-    assert "某区新设立数据中心" in p.document("000_e71591340c5b937c").text
+    assert "某区新设立数据中心" in p.document("m3_zengcheng_2026").text
     assert p.ensure_index() is None
