@@ -1,7 +1,7 @@
 """Each class of question the answerer must handle, on a small made-up corpus with the real
 offline model: relative dates made absolute, the year of a plan against a year merely printed,
 the items of an announced list, a typo in a common word, a question in two parts over two
-articles, an answer in plain words, an attribute the articles never state, the key first, and
+articles, an answer in plain words, an attribute the articles never state, a firm or a founder they never name, the key first, and
 an English who-question answered by its Chinese sentence."""
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ ARTICLES = {
         "2025年,滨江区人工智能企业实现营收30亿元,同比增长15%。\n\n"
         "第四届滨江算法大赛于今年4月启动,吸引队伍超过500支。\n\n"
         "滨江区科技局局长王明远表示,要做好企业服务,让更多算力惠及中小企业。",
+    ),
+    "w2026": (
+        "滨江企业群像", "2026-04-01",
+        "翎川科技创始人入选2025年度青年创业榜;沐禾科技正申报“李四光地质科学奖”。\n\n"
+        "珂墨科技创始人兼CEO周明远说,公司今年将扩大研发团队。",
     ),
 }
 
@@ -120,10 +125,18 @@ def test_an_answer_in_plain_words_counts(pipe):
     "王明远今年多大年纪？",  # an age is never given
     "滨江区人工智能企业2025年利润是多少？",  # revenue is given, profit is not
     "青山区的局长是谁？",  # only 滨江's 局长 is named
+    # a firm jieba has never seen, and the articles never name: not another firm's founder
+    "岚秀科技的创始人是谁？",
+    # the founder is mentioned, never named: not the person an award is named after
+    "翎川科技创始人叫什么名字？",
 ])
 def test_an_attribute_the_articles_never_state_is_refused(pipe, question):
     a = pipe.ask(question)
     assert a.refused, a.text
+
+
+def test_a_founder_asked_is_the_one_named_in_the_clause_of_the_role(pipe):
+    _answered(pipe.ask("珂墨科技的创始人是谁？"), "周明远")
 
 
 def test_the_key_comes_first_then_the_cited_sentence(pipe):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rag.answer.candidates import Candidate, SentenceView
-from rag.answer.features import holds_answer_type
+from rag.answer.features import holds_answer_type, role_of_other
 from rag.retrieve.query import QueryAnalysis
 from rag.text.patterns import (
     CN_FIGURE,
@@ -86,6 +86,8 @@ def check(qa: QueryAnalysis, c: Candidate, view: SentenceView, tokenizer: Tokeni
     typed = holds_answer_type(qa, c.text, tokenizer) or (
         qa.wants_person and view.speaker(c) is not None) or (
         qa.qtype == "entity" and not qa.wants_person)
+    # Another organisation's founder is no answer to who founded the one asked.
+    typed = typed and not (qa.wants_person and role_of_other(qa, c.text, tokenizer))
     # English questions name their measure through the glossary only: not held to it.
     attribute_ok = qa.english or c.attribute >= MIN_ATTRIBUTE
     # A rank (首个, 第三) carries no unit of count.

@@ -69,6 +69,9 @@ def window(qa: QueryAnalysis, doc_text: str, s: int, e: int, words: Sequence[str
     toks = [set(tk.tokens(doc_text[a:b])) for a, b in clauses]
     typed = [_typed(qa, doc_text[a:b], tk) for a, b in clauses]
     wanted = set(words)
+    # The subject (a district, a firm) is usually named once, at the head of a sentence whose
+    # later clauses hold the figure asked: half weight, so the key need not reach back for it.
+    subject = {t for x in qa.subjects for t in (x, *tk.tokens(x))}
     need_type = any(typed)  # a window without the asked figure/date/name answers nothing
     best, span = float("-inf"), (s, min(e, s + limit))
     for i in range(len(clauses)):
@@ -81,7 +84,7 @@ def window(qa: QueryAnalysis, doc_text: str, s: int, e: int, words: Sequence[str
             has_type = has_type or typed[j]
             if need_type and not has_type:
                 continue
-            value = (sum(idf.get(t, 1.0) for t in seen)
+            value = (sum(idf.get(t, 1.0) * (0.5 if t in subject else 1.0) for t in seen)
                      - 0.02 * (clauses[j][1] - clauses[i][0]))  # shorter wins a tie
             if value > best:
                 best, span = value, (clauses[i][0], clauses[j][1])

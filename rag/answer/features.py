@@ -21,6 +21,7 @@ from rag.text.patterns import (
     CN_FIGURE,
     DATE_MENTION,
     LIST_HEAD,
+    PERSON_ROLE,
     PLAIN_QUANTITY,
     PROPORTION,
     RANK,
@@ -33,7 +34,7 @@ from rag.text.patterns import (
 )
 from rag.text.tokenize import Tokenizer
 
-__all__ = ["ANSWER_TYPES", "ORG_SUFFIXES", "coverage", "figure_clause_coverage", "wh_target", "list_head", "names_organisation", "weight", "holds_answer_type", "is_plan", "plan_fit",
+__all__ = ["ANSWER_TYPES", "ORG_SUFFIXES", "coverage", "figure_clause_coverage", "wh_target", "list_head", "named_people", "role_of_other", "names_organisation", "weight", "holds_answer_type", "is_plan", "plan_fit",
            "question_words", "year_fit", "YEAR_CLASH", "YEAR_ELSEWHEN"]
 
 ANSWER_TYPES = ("date", "entity", "number", "list", "fact")
@@ -147,7 +148,7 @@ def holds_answer_type(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> boo
         return bool(DATE_MENTION.search(text))
     if qa.qtype == "entity":
         if qa.wants_person:
-            return bool(tokenizer.persons(text)) or any(v in text for v in SPEECH_VERBS)
+            return bool(named_people(qa, text, tokenizer)) or any(v in text for v in SPEECH_VERBS)
         return names_organisation(qa, text)
     if qa.qtype == "fact" and qa.asks_rank:  # "有什么特别之处": a first, a best, the only
         return bool(RANK.search(text) or SUPERLATIVE.search(text))
@@ -157,6 +158,34 @@ def holds_answer_type(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> boo
             return text.count(head) >= 2 or ("、" in text and (head in text or head[-1] in text))
         return any(sep in text for sep in ("、", ",", ";", "和"))
     return True
+
+
+_ROLE = re.compile(PERSON_ROLE + "$")
+_QUOTED_TITLE = re.compile(r"“[^”]*”|《[^》]*》|\"[^\"]*\"")
+
+
+def named_people(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> list[str]:
+    """People named in ``text`` who can be the one a 谁 question asks for: not inside a
+    quoted title (an award named after someone), and when the sentence holds the role asked
+    (创始人, 局长), in the clause of that role: "X科技创始人入选榜单" names no founder even
+    when another clause names a scientist."""
+    plain = _QUOTED_TITLE.sub("", text)
+    if _ROLE.search(qa.focus) and qa.focus in plain:
+        plain = "，".join(c for c in CLAUSE_END.split(plain) if qa.focus in c)
+    return tokenizer.persons(plain)
+
+
+def role_of_other(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> bool:
+    """Does the clause of the role asked (创始人, 负责人) name organisations, none of them the
+    question's subjects ("乙公司创始人某某说" for a question about 甲公司's founder, even
+    when 甲公司 is named a sentence before)?"""
+    if not _ROLE.search(qa.focus) or qa.focus not in text:
+        return False
+    clause = "，".join(c for c in CLAUSE_END.split(text) if qa.focus in c)
+    named = [w for w, f in tokenizer.tagged(clause) if f == "nt"]
+    named += tokenizer.coined_names(clause, ORG_SUFFIXES)
+    return bool(qa.subjects and named) and not any(
+        w in s or s in w for w in named for s in qa.subjects)
 
 
 def names_organisation(qa: QueryAnalysis, text: str) -> bool:

@@ -23,6 +23,7 @@ from rag.text.patterns import (
     CJK_RUN,
     FIGURE,
     ORDINAL_TOKEN,
+    PERSON_ROLE,
     REL_YEAR,
     YEAR,
     YEAR_TOKEN,
@@ -60,7 +61,7 @@ _WH_TAIL = re.compile(r"(是多少|有多少|多少[个家名项款台人次条�
 _JOINED = re.compile(r"和|与|及|、|以及")
 _SEVERAL = re.compile(r"分别|各自|各是|各有|各为|对比|相比")
 # A person's name asked of a role: "创始人叫什么名字", "书记的姓名".
-_PERSON_NAME_ASKED = (r"(?:人|长|书记|记者|员|者|主任|总裁|总监|代表|主席|会长|局长|理事)的?"
+_PERSON_NAME_ASKED = (PERSON_ROLE + r"的?"
                       r"(?:叫什么名字|叫什么|姓名|名字)")
 _NAMES = re.compile(r"\b[A-Z][A-Za-z]+(?:['’]s)?(?:\s+[A-Z][A-Za-z]+)*")
 _YEAR_WORD = re.compile(r"20\d\d年?")
@@ -335,7 +336,11 @@ def analyze(question: str, tokenizer: Tokenizer, corrector: TypoCorrector, today
     zh = " ".join(CJK_RUN.findall(searched)) if lang == "en" else corrected
     qtype = answer_type(corrected)
     years, relative = _years(corrected, today)
-    subjects = tuple(tokenizer.entities(zh)) if zh else ()
+    named = tokenizer.entities(zh) if zh else []
+    # A firm name jieba has never seen ("留形科技") is a subject too: the articles may
+    # not know it, and then the question must be refused rather than answered about another.
+    subjects = tuple(named + [n for n in tokenizer.coined_names(zh, LEXICON.words("org"))
+                              if not any(n in e or e in n for e in named)]) if zh else ()
     qa = QueryAnalysis(
         text=question, lang=lang, corrected=corrected, searched=searched, qtype=qtype,
         subjects=subjects, measure=_measure(zh, subjects, tokenizer),

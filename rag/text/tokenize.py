@@ -35,6 +35,11 @@ STOPWORDS = frozenset(
 )
 
 
+# Part-of-speech flags of words that never start or sit inside a name: prepositions,
+# conjunctions, particles, pronouns, numerals, classifiers, modal and locative words.
+_FUNCTION_TAGS = frozenset("pcurmqyef")
+
+
 class Tokenizer:
     """Lazily initialised jieba tokenizer with the domain dictionary."""
 
@@ -90,11 +95,30 @@ class Tokenizer:
                and CJK.match(w[0])]
         return list(dict.fromkeys(out))
 
-    def organisations(self, text: str, suffixes: tuple[str, ...]) -> list[str]:
-        """Organisation names in ``text``: jieba's nt words, and words of three or more
-        characters ending in one of ``suffixes`` (公司, 集团, 科技, 局 …)."""
-        return [w for w, flag in self.tagged(text)
-                if (flag == "nt" and len(w) >= 2) or (len(w) >= 3 and w.endswith(suffixes))]
+    def coined_names(self, text: str, suffixes: tuple[str, ...]) -> list[str]:
+        """Organisation names jieba has never seen: an organisation suffix (科技, 集团 …)
+        after a stretch jieba could only guess at, one word missing from its dictionary or two
+        or more single characters ("留形"+"科技", "极"+"飞"+"科技"). A known word before the
+        suffix ("数字科技", "推动科技") is an ordinary phrase, not a name."""
+        tagged = self._cached_tagged(unicodedata.normalize("NFKC", text))
+        freq = self._get().FREQ
+        out = []
+        for i, (w, _) in enumerate(tagged):
+            if w not in suffixes or i == 0:
+                continue
+            j = i
+            while j > 0 and len(tagged[j - 1][0]) == 1 and CJK.match(tagged[j - 1][0]) \
+                    and tagged[j - 1][1][:1] not in _FUNCTION_TAGS:
+                j -= 1
+            if i - j >= 2:
+                stem = "".join(x for x, _ in tagged[j:i])
+            else:
+                prev = tagged[i - 1][0]
+                stem = prev if CJK.match(prev) and 2 <= len(prev) <= 4 and not freq.get(prev) \
+                    else ""
+            if 2 <= len(stem) <= 4:
+                out.append(stem + w)
+        return out
 
     def persons(self, text: str) -> list[str]:
         """Personal names in ``text`` (jieba POS nr, two to four characters)."""
