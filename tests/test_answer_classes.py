@@ -129,6 +129,8 @@ def test_an_answer_in_plain_words_counts(pipe):
     "岚秀科技的创始人是谁？",
     # the founder is mentioned, never named: not the person an award is named after
     "翎川科技创始人叫什么名字？",
+    # an English question with a glossed name asks a price no article states
+    "How much does the computing platform (滨江算力平台) cost?",
 ])
 def test_an_attribute_the_articles_never_state_is_refused(pipe, question):
     a = pipe.ask(question)

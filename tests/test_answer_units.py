@@ -9,6 +9,8 @@ from rag.answer.candidates import list_items
 from rag.answer.dates import absolute_text, resolve_dates, statement_years
 from rag.answer.features import is_plan, plan_fit, year_fit
 from rag.retrieve.query import QueryAnalysis, answer_type, complete_followup, split_parts
+from rag.text.glossary import english_terms
+from rag.text.patterns import is_english
 
 
 @pytest.mark.parametrize("q,hist,expect", [
@@ -111,3 +113,19 @@ def test_questions_in_two_parts_are_completed_from_the_first(tmp_path):
     assert [p.subjects for p in qa.parts] == [("天河",), ("黄埔",)]
     qa = analyze("今年的目标是多少", tk, corrector, date(2026, 1, 1))
     assert qa.years == (2026,) and qa.relative == (("今年", 2026),)
+
+
+@pytest.mark.parametrize("q, english", [
+    ("How much does the river ferry (江渡一号) cost?", True),
+    ("What did “云帆计划” promise to firms?", True),
+    ("江渡一号 cost 多少钱？", False),
+    ("江渡一号多少钱", False),
+    ("2026", False),
+])
+def test_english_questions_may_gloss_a_chinese_name(q, english):
+    assert is_english(q) is english
+
+
+def test_english_terms_group_the_alternatives_of_one_term():
+    terms = english_terms("What is the annual output and the price?")
+    assert ("产值", "产量") in terms and ("价格",) in terms

@@ -88,8 +88,7 @@ def check(qa: QueryAnalysis, c: Candidate, view: SentenceView, tokenizer: Tokeni
         qa.qtype == "entity" and not qa.wants_person)
     # Another organisation's founder is no answer to who founded the one asked.
     typed = typed and not (qa.wants_person and role_of_other(qa, c.text, tokenizer))
-    # English questions name their measure through the glossary only: not held to it.
-    attribute_ok = qa.english or c.attribute >= MIN_ATTRIBUTE
+    attribute_ok = c.attribute >= MIN_ATTRIBUTE
     # A rank (首个, 第三) carries no unit of count.
     unit = "" if qa.asks_rank else qa.unit
     return Evidence(qa.qtype, missing, absent, missing_nearby, _unit_ok(unit, text),

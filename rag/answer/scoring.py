@@ -23,6 +23,7 @@ from rag.answer.features import (
     year_fit,
 )
 from rag.retrieve.query import QueryAnalysis
+from rag.text.glossary import english_terms
 from rag.text.lexicon import LEXICON
 from rag.text.patterns import ANAPHOR_START
 from rag.text.tokenize import Tokenizer
@@ -66,6 +67,11 @@ class Scorer:
         measure = set(qa.measure)
         # One character says little ("办", "发"): the attribute is read from longer words.
         self.measure_words = [t for t in self.words if t in measure and len(t) >= 2]
+        # An English question names its measure through the glossary: a term whose Chinese
+        # words name a measure class (cost -> 成本 价格) is the attribute, any one word of it.
+        self.english_measures = [g for g in english_terms(qa.text)
+                                 if any(LEXICON.measure_classes(w) for w in g)] \
+            if qa.english else []
         # "X的局长是谁" asks who holds a role: a sentence that does not name the role cannot
         # say who holds it (a 负责人 is not the 局长). An attribute no article writes at all
         # (an age, a prize) is stated by no sentence.
@@ -107,6 +113,10 @@ class Scorer:
         # subject may sit around it.
         attribute = coverage(self.measure_words, sentence, context if continues else set(),
                              self.weights, text, continues) if self.measure_words else 1.0
+        if self.qa.english:
+            attribute = sum(any(coverage([w], sentence, set(), {w: 1.0}, text) for w in g)
+                            for g in self.english_measures) / len(self.english_measures) \
+                if self.english_measures else 1.0
         if self.unwritten:
             attribute = 0.0
         if self.focus and not coverage([self.focus], sentence, context, {self.focus: 1.0}, text,

@@ -27,6 +27,7 @@ from rag.text.patterns import (
     REL_YEAR,
     YEAR,
     YEAR_TOKEN,
+    glossed_names,
     is_english,
     normalize,
 )
@@ -339,8 +340,12 @@ def analyze(question: str, tokenizer: Tokenizer, corrector: TypoCorrector, today
     named = tokenizer.entities(zh) if zh else []
     # A firm name jieba has never seen ("留形科技") is a subject too: the articles may
     # not know it, and then the question must be refused rather than answered about another.
-    subjects = tuple(named + [n for n in tokenizer.coined_names(zh, LEXICON.words("org"))
-                              if not any(n in e or e in n for e in named)]) if zh else ()
+    named += [n for n in tokenizer.coined_names(zh, LEXICON.words("org"))
+              if not any(n in e or e in n for e in named)]
+    if lang == "en":  # the Chinese name an English question glosses is what it is about
+        named = [n for n in glossed_names(question) if len(n) >= 2] + [
+            e for e in named if not any(e in g for g in glossed_names(question))]
+    subjects = tuple(named)
     qa = QueryAnalysis(
         text=question, lang=lang, corrected=corrected, searched=searched, qtype=qtype,
         subjects=subjects, measure=_measure(zh, subjects, tokenizer),

@@ -36,7 +36,7 @@ from rag.retrieve.fusion import Fused, fuse
 from rag.retrieve.query import QueryAnalysis, analyze
 from rag.settings import Settings
 from rag.text.glossary import expand_english
-from rag.text.patterns import has_cjk
+from rag.text.patterns import is_english
 from rag.text.spelling import TypoCorrector
 from rag.text.tokenize import Tokenizer, default_tokenizer
 from rag.types import Hit
@@ -186,7 +186,7 @@ class Retriever:
             timings.append(("bm25", (time.perf_counter() - t) * 1000))
 
         t = time.perf_counter()
-        fused = self._rank(ranked, searched, n, english=not has_cjk(query),
+        fused = self._rank(ranked, searched, n, english=is_english(query),
                            hybrid=method == "hybrid")
         hits = tuple(Hit(self.snap.chunks[row], score, rank, method, details)
                      for rank, (row, score, details) in enumerate(fused[:k], start=1))

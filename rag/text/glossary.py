@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 
-from rag.text.patterns import has_cjk
+from rag.text.patterns import is_english
 
-__all__ = ["expand_english"]
+__all__ = ["english_terms", "expand_english"]
 
 
 @cache  # read once per process, on the first English query
@@ -35,9 +35,9 @@ def expand_english(query: str, names: Iterable[str] = ()) -> str:
 
     ``expand_english("Nansha AI subsidy")`` -> ``"Nansha AI subsidy 南沙 人工智能 补贴 扶持"``.
     ``names`` (the corpus words the query spells in pinyin, ``TypoCorrector.pinyin_names``)
-    are appended too. Queries with Chinese characters are returned unchanged.
+    are appended too. Chinese queries are returned unchanged.
     """
-    if has_cjk(query):
+    if not is_english(query):
         return query
     low = query.lower()
     added: list[str] = []
@@ -47,3 +47,15 @@ def expand_english(query: str, names: Iterable[str] = ()) -> str:
             added.extend(w for w in zh.split() if w not in added)
     added.extend(w for w in names if w not in added)
     return f"{query} {' '.join(added)}" if added else query
+
+
+def english_terms(query: str) -> list[tuple[str, ...]]:
+    """The Chinese words of each glossary term an English query uses, one tuple per term
+    (``"annual output"`` -> ``[("年",), ("产值", "产量")]``): alternatives for one thing asked."""
+    low = query.lower()
+    out = []
+    for pat, zh in _glossary():
+        if pat.search(low):
+            low = pat.sub(" ", low)
+            out.append(tuple(zh.split()))
+    return out

@@ -21,7 +21,7 @@ from functools import lru_cache
 __all__ = [
     "ANSWER_SENTENCE_END", "BARE_MONTH", "BARE_NUMBER", "DATE_MENTION", "ENUMERATOR",
     "LIST_ANNOUNCE", "LIST_HEAD", "PLAIN_QUANTITY", "PROPORTION", "RANK", "SUPERLATIVE", "WH_TARGET_EN", "RELATIVE_DATE", "FIGURE_PARTS", "holds_figure", "is_year_number",
-    "CJK", "CJK_CHARS", "PERSON_ROLE", "CJK_RUN", "CN_FIGURE", "DATE_UNITS", "DURATION_FIGURE", "MONEY_FIGURE", "CLAUSE_END", "CLOSERS", "FIGURE", "FIGURE_TOKEN",
+    "CJK", "CJK_CHARS", "PERSON_ROLE", "glossed_names", "CJK_RUN", "CN_FIGURE", "DATE_UNITS", "DURATION_FIGURE", "MONEY_FIGURE", "CLAUSE_END", "CLOSERS", "FIGURE", "FIGURE_TOKEN",
     "MAGNITUDE", "NUMBER", "NUMBER_RE", "PARA_END", "REL_YEAR", "SENTENCE_END", "SPEECH_VERBS", "UNITS",
     "ANAPHOR_START", "ORDINAL_TOKEN", "YEAR", "YEAR_TOKEN", "ends_paragraph", "has_quantity", "name_ending", "figure_with_unit", "has_cjk", "is_english", "is_unspaced_char", "normalize", "paragraph_spans", "sentence_spans",
     "split_sentences",
@@ -56,9 +56,19 @@ def has_cjk(text: str) -> bool:
     return CJK.search(text) is not None
 
 
+_GLOSSED = re.compile(r"[(（][^)）]*[)）]|“[^”]*”|\"[^\"]*\"|《[^》]*》")
+
+
+def glossed_names(text: str) -> list[str]:
+    """The Chinese names an English question glosses or quotes ("the robobus (文远小巴)")."""
+    return [w for m in _GLOSSED.finditer(text) for w in CJK_RUN.findall(m.group(0))]
+
+
 def is_english(text: str) -> bool:
-    """A question in English: Latin letters and no Chinese character."""
-    return not has_cjk(text) and _LATIN.search(text) is not None
+    """A question in English: Latin letters, and Chinese characters at most in a name it
+    glosses or quotes ("the robobus (文远小巴)")."""
+    bare = _GLOSSED.sub(" ", text)
+    return not has_cjk(bare) and _LATIN.search(bare) is not None
 
 
 _WHITESPACE = re.compile(r"\s+")
