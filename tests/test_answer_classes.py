@@ -141,6 +141,12 @@ def test_a_founder_asked_is_the_one_named_in_the_clause_of_the_role(pipe):
     _answered(pipe.ask("珂墨科技的创始人是谁？"), "周明远")
 
 
+def test_a_target_asked_is_a_plan_stated_with_li_zheng_though_no_article_writes_the_word(pipe):
+    # The made-up articles never write 目标: a plan is stated with 力争/将.
+    assert "目标" not in "".join(text for _, _, text in ARTICLES.values())
+    _answered(pipe.ask("滨江区2025年新增算力规模的目标是多少？"), "3000P")
+
+
 def test_the_key_comes_first_then_the_cited_sentence(pipe):
     a = pipe.ask("滨江区2025年计划新增多少算力规模？")
     _answered(a, "3000P")

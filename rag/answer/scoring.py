@@ -89,7 +89,8 @@ class Scorer:
         self.plan_head = self.focus in LEXICON.words("plan")
         head = qa.focus.lower().rpartition(" ")[2]
         self.unwritten = bool(head) and qa.qtype in ("number", "date", "entity") \
-            and head not in view.snap.folded_corpus and not LEXICON.measure_classes(head)
+            and head not in view.snap.folded_corpus and not LEXICON.measure_classes(head) \
+            and head not in LEXICON.words("plan")  # a 目标 is written as 力争/将, not named
         idf = view.snap.idf
         self.idf = idf
         unseen = max(idf.values(), default=1.0)
