@@ -67,3 +67,22 @@ def test_pinyin_names_in_english_questions():
     assert c.pinyin_names("What did the institute say?") == []
     out = expand_english("What did Wang Jianguo say?", c.pinyin_names("What did Wang Jianguo say?"))
     assert out.endswith("王建国")
+
+
+def test_an_abbreviation_is_read_as_the_one_full_name_the_corpus_writes():
+    tk = default_tokenizer()
+    text = "东湖智能装备研究院与西岭大学合作。西岭理工学院也参加。东湖园区发布政策。"
+    vocab = ["东湖智能装备研究院", "西岭大学", "西岭理工学院", "东湖园区"] * 2
+    c = TypoCorrector(vocab, text, tk)
+    assert c.full_name("东智院") == "东湖智能装备研究院"  # its characters, in order
+    assert c.full_name("湖装院") == "东湖智能装备研究院"  # may start in the name's second
+    assert c.full_name("西大") == "西岭大学"
+    assert c.full_name("西学") == ""  # fits two names: no guess
+    assert c.full_name("智装院") == ""  # starts too deep into the name
+    assert c.full_name("东湖") == ""  # the corpus writes it: nothing to expand
+
+
+def test_a_phrase_with_a_question_word_names_no_subject():
+    tk = default_tokenizer()
+    assert not any("哪" in e for e in tk.entities("增城区推动哪些项目落地"))
+    assert "增城区" in tk.entities("增城区推动哪些项目落地")

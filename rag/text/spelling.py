@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 
-from rag.text.patterns import CJK, has_cjk
+from rag.text.patterns import CJK, CJK_RUN, has_cjk
 from rag.text.tokenize import Tokenizer
 
 __all__ = ["TypoCorrector"]
@@ -24,6 +24,12 @@ def _pinyin_key(s: str) -> str:
     from pypinyin import lazy_pinyin
 
     return " ".join(lazy_pinyin(s))
+
+
+def _in_order(short: str, name: str) -> bool:
+    """Are the characters of ``short`` in ``name``, in order?"""
+    it = iter(name)
+    return all(ch in it for ch in short)
 
 
 class TypoCorrector:
@@ -45,7 +51,8 @@ class TypoCorrector:
         self._tk = tokenizer
         # Count first, filter distinct words after: a 100k-chunk corpus has millions of tokens
         # but only tens of thousands of distinct words.
-        counts = {w: c for w, c in Counter(vocabulary).items()
+        counts_all = Counter(vocabulary)
+        counts = {w: c for w, c in counts_all.items()
                   if 2 <= len(w) <= 4 and all(CJK.match(ch) for ch in w)}
         domain = [w for w in tokenizer.domain_words() if 2 <= len(w) <= 4
                   and all(CJK.match(c) for c in w)]
@@ -60,6 +67,12 @@ class TypoCorrector:
         self._by_key = by_key
         self._dom_key = dom_key
         self._words = tuple(counts)
+        # Full names an abbreviation may stand for: long corpus words and domain names
+        # (without a bracketed tail: 某某大学(广州) -> 某某大学) that the corpus writes.
+        longs = {w for w in counts_all if len(w) >= 4 and all(CJK.match(ch) for ch in w)}
+        longs |= {m.group(0) for w in tokenizer.domain_words()
+                  if (m := CJK_RUN.match(w)) and len(m.group(0)) >= 4}
+        self._names = tuple(sorted(w for w in longs if w in corpus_text))
         self._spelled: dict[str, set[str]] | None = None
         self._lock = threading.Lock()
 
@@ -101,7 +114,16 @@ class TypoCorrector:
         return out
 
     def correct(self, query: str) -> str:
-        """Return the query with homophone typos replaced (or unchanged)."""
+        """Return the query with homophone typos replaced and the names it abbreviates
+        written in full (or unchanged)."""
+        fixed = self._correct_typos(query)
+        for name in self._tk.entities(fixed):
+            full = self.full_name(name)
+            if full:
+                fixed = fixed.replace(name, full)
+        return fixed
+
+    def _correct_typos(self, query: str) -> str:
         pieces = self._tk.plain_cut(query)
         out: list[str] = []
         i = 0
@@ -124,6 +146,20 @@ class TypoCorrector:
             out.append(w)
             i += 1
         return "".join(out)
+
+    def full_name(self, short: str) -> str:
+        """The one name the articles write that ``short`` abbreviates, or "".
+
+        An abbreviation keeps characters of its name in order, starting in the name's first
+        two (港科大 for 香港科技大学, 北大 for 北京大学). Only a short form the corpus never
+        writes is read so, and only when exactly one written name fits."""
+        if len(short) < 2 or short in self._corpus:
+            return ""
+        found = [n for n in self._names
+                 if len(n) > len(short) and short[0] in n[:2] and _in_order(short, n)]
+        # A name and a longer one holding it (某某大学, 某某大学附属医院): the shortest.
+        found = [n for n in found if not any(m != n and m in n for m in found)]
+        return found[0] if len(found) == 1 else ""
 
     def _fix_run(self, run: str) -> str:
         """Rule 1 inside a run of unjoinable characters, longest stretch first."""

@@ -38,6 +38,7 @@ STOPWORDS = frozenset(
 # Part-of-speech flags of words that never start or sit inside a name: prepositions,
 # conjunctions, particles, pronouns, numerals, classifiers, modal and locative words.
 _FUNCTION_TAGS = frozenset("pcurmqyef")
+_WH_WORD = re.compile(r"哪|什么|多少|谁|几")
 
 
 class Tokenizer:
@@ -89,10 +90,12 @@ class Tokenizer:
 
     def entities(self, text: str) -> list[str]:
         """Place and organisation names in ``text`` (jieba POS ns/nt, the domain dictionary's
-        tags), longest first without overlaps: what a question is *about*."""
+        tags), longest first without overlaps: what a question is *about*. (Not jieba's
+        abbreviations, j: most are common words, 一共, 研发.) A phrase holding a question word
+        (哪些项目) names nothing."""
         out = [w for w, flag in self.tagged(text)
                if (flag in ("ns", "nt") and len(w) >= 2 or flag == "nz" and len(w) >= 3)
-               and CJK.match(w[0])]
+               and CJK.match(w[0]) and not _WH_WORD.search(w)]
         return list(dict.fromkeys(out))
 
     def coined_names(self, text: str, suffixes: tuple[str, ...]) -> list[str]:
