@@ -111,6 +111,10 @@ def test_questions_in_two_parts_are_completed_from_the_first(tmp_path):
     assert [p.corrected for p in qa.parts] == ["海珠区有多少家企业", "南沙区有多少家企业"]
     qa = analyze("天河和黄埔分别有多少家企业？", tk, corrector, date(2026, 1, 1))
     assert [p.subjects for p in qa.parts] == [("天河",), ("黄埔",)]
+    # A part naming nothing is about the first part's lead noun phrase, even when jieba
+    # reads the first character of that name as a preposition (因 + 科瑞).
+    qa = analyze("因科瑞机器人团队哪年成立？聚焦什么研发方向？", tk, corrector, date(2026, 1, 1))
+    assert qa.parts[1].corrected.startswith("因科瑞机器人团队聚焦")
     qa = analyze("今年的目标是多少", tk, corrector, date(2026, 1, 1))
     assert qa.years == (2026,) and qa.relative == (("今年", 2026),)
 
@@ -129,3 +133,21 @@ def test_english_questions_may_gloss_a_chinese_name(q, english):
 def test_english_terms_group_the_alternatives_of_one_term():
     terms = english_terms("What is the annual output and the price?")
     assert ("产值", "产量") in terms and ("价格",) in terms
+
+
+def test_the_noun_after_a_question_word_names_the_answers_type_not_a_shared_word():
+    from rag.answer.features import question_words
+    from rag.retrieve.query import analyze
+    from rag.text.spelling import TypoCorrector
+    from rag.text.tokenize import default_tokenizer
+
+    tk = default_tokenizer()
+    corrector = TypoCorrector({}, "", tk)
+
+    def words(q):
+        return question_words(analyze(q, tk, corrector, date(2026, 1, 1)), tk)
+
+    w = words("星河团队聚焦什么研发方向")
+    assert "研发" in w and "方向" not in w  # 方向 is what is asked; 研发 narrows it
+    assert "项目" in words("星河团队启动了什么项目")  # a bare noun is all the phrase says
+    assert "部门" not in words("星河计划由哪个部门牵头")

@@ -82,6 +82,17 @@ def wh_target(qa: QueryAnalysis, tokenizer: Tokenizer) -> set[str]:
                 if nxt in qa.subjects:
                     continue
                 return {nxt} if flag.startswith("n") else set()
+        if w == "什么":
+            # "聚焦什么研发方向": the phrase's last noun (方向) is the type, its modifier (研发)
+            # a word the sentence shares. A one-word phrase ("什么项目") stays: nothing else
+            # in it says what is asked.
+            phrase = []
+            for nxt, flag in tagged[i + 1:i + 4]:
+                if not (flag.startswith(("n", "v", "j")) and CJK_RUN.fullmatch(nxt)):
+                    break
+                phrase.append((nxt, flag))
+            if len(phrase) >= 2 and phrase[-1][1].startswith("n"):
+                return {phrase[-1][0]}
     return set()
 
 

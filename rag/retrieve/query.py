@@ -177,8 +177,13 @@ def _complete_part(part: str, prev: str, tokenizer: Tokenizer) -> str:
 def _lead_noun_phrase(q: str, tokenizer: Tokenizer) -> str:
     """The noun phrase a question opens with ("某机器人团队哪年成立" -> "某机器人团队"): the
     subject of a follow-up part that names none."""
+    tagged = list(tokenizer.tagged(q))
     out = []
-    for w, f in tokenizer.tagged(q):
+    if len(tagged) >= 2 and len(tagged[0][0]) == 1 and tagged[0][0] not in "在对向从给把被为跟与和及" \
+            and tagged[1][1].startswith(("nr", "nz", "nt")):
+        # A name whose first character jieba read as a word of its own (因 + 科达).
+        out.append(tagged.pop(0)[0])
+    for w, f in tagged:
         if not (f.startswith("n") or f in ("eng", "j", "vn")) or _WH.match(w):
             break
         out.append(w)
