@@ -38,7 +38,9 @@ ARTICLES = {
     "w2026": (
         "滨江企业群像", "2026-04-01",
         "翎川科技创始人入选2025年度青年创业榜;沐禾科技正申报“李四光地质科学奖”。\n\n"
-        "珂墨科技创始人兼CEO周明远说,公司今年将扩大研发团队。",
+        "珂墨科技创始人兼CEO周明远说,公司今年将扩大研发团队。\n\n"
+        "珂墨科技的智能仓库建在青山,每天分拣包裹10万件。"
+        "在青山,一台机械臂刚把包裹放上传送带,80公里外的滨江调度屏幕上,数据随即跳动。",
     ),
 }
 
@@ -145,6 +147,11 @@ def test_a_target_asked_is_a_plan_stated_with_li_zheng_though_no_article_writes_
     # The made-up articles never write 目标: a plan is stated with 力争/将.
     assert "目标" not in "".join(text for _, _, text in ARTICLES.values())
     _answered(pipe.ask("滨江区2025年新增算力规模的目标是多少？"), "3000P")
+
+
+def test_a_distance_asked_in_a_second_part_is_a_figure_in_kilometres(pipe):
+    a = pipe.ask("珂墨科技的智能仓库建在哪里？仓库离滨江多远？")
+    _answered(a, "青山", "80公里")
 
 
 def test_the_key_comes_first_then_the_cited_sentence(pipe):

@@ -86,3 +86,10 @@ def test_a_phrase_with_a_question_word_names_no_subject():
     tk = default_tokenizer()
     assert not any("哪" in e for e in tk.entities("增城区推动哪些项目落地"))
     assert "增城区" in tk.entities("增城区推动哪些项目落地")
+
+
+def test_a_question_word_is_never_a_typo():
+    tk = default_tokenizer()
+    text = "多元化的产业布局。多元化发展。"
+    c = TypoCorrector(tk.words(text) * 3, text, tk)
+    assert c.correct("仓库离滨江多远") == "仓库离滨江多远"  # 多远 sounds like 多元

@@ -16,6 +16,7 @@ from rag.answer.features import holds_answer_type, role_of_other
 from rag.retrieve.query import QueryAnalysis
 from rag.text.patterns import (
     CN_FIGURE,
+    DISTANCE_FIGURE,
     DURATION_FIGURE,
     FIGURE,
     MONEY_FIGURE,
@@ -88,7 +89,10 @@ def check(qa: QueryAnalysis, c: Candidate, view: SentenceView, tokenizer: Tokeni
         qa.qtype == "entity" and not qa.wants_person)
     # Another organisation's founder is no answer to who founded the one asked.
     typed = typed and not (qa.wants_person and role_of_other(qa, c.text, tokenizer))
-    attribute_ok = c.attribute >= MIN_ATTRIBUTE
+    # "多远" names its measure by the unit it asks: a distance written in 公里 states it,
+    # whatever the sentence calls the two places.
+    attribute_ok = c.attribute >= MIN_ATTRIBUTE or (
+        qa.unit == "distance" and _unit_ok(qa.unit, normalize(c.text)))
     # A rank (首个, 第三) carries no unit of count.
     unit = "" if qa.asks_rank else qa.unit
     return Evidence(qa.qtype, missing, absent, missing_nearby, _unit_ok(unit, text),
@@ -98,6 +102,8 @@ def check(qa: QueryAnalysis, c: Candidate, view: SentenceView, tokenizer: Tokeni
 def _unit_ok(unit: str, text: str) -> bool:
     if unit == "duration":
         return DURATION_FIGURE.search(text) is not None
+    if unit == "distance":
+        return DISTANCE_FIGURE.search(text) is not None
     if unit == "money":
         return MONEY_FIGURE.search(text) is not None
     if unit:

@@ -45,6 +45,7 @@ _UNIT_ASK = re.compile(r"(?:多少|几)(亿元|万元|钱|P|个|家|人|名|款|
                        r"平方米|公里|吨|斤)")
 _UNIT_FORMS = {"钱": "元", "亿": "亿", "万": "万", "亿元": "money", "万元": "money"}
 _DURATION = re.compile(r"多久|多长时间|多少天|几天|多少年|how long")
+_DISTANCE = re.compile(r"多远|距离多少|相距多少|相隔多少公里|how far")
 # One question in several: split at question marks and semicolons, and at a comma that starts
 # an elliptical follow-up ("…，B区呢").
 _PART_SEP = re.compile(r"[？?；;]+|[，,](?=[^，,？?]{1,20}呢)|,?\s+and\s+(?=(?:when|what|who|how|"
@@ -55,7 +56,8 @@ _INTERVAL = re.compile(r"[,，]?\s*(?:前后)?(?:大约|大概|约)?(?:相隔|�
 _FROM_TO = re.compile(r"^(.*?)从(.+?)(?:到|至)(.+)$")
 _ELLIPSIS_HEAD = re.compile(r"^(那么|那|还有|另外|以及|and |what about )")
 _ELLIPSIS_TAIL = re.compile(r"(呢|吗)$")
-_WH = re.compile(r"(是多少|有多少|多少|几|是谁|谁|哪[一个家位些里天年月]?|什么|何时|何|如何|怎么|"
+_WH = re.compile(r"(是多少|有多少|多少|多[远久大高长重宽深]|几|是谁|谁|哪[一个家位些里天年月]?|什么|何时|何|"
+                 r"如何|怎么|怎样|"
                  r"how many|how much|who|when|which|what|where)")
 _WH_TAIL = re.compile(r"(是多少|有多少|多少[个家名项款台人次条元户场]?|几[个家名项款台次条户场届]?|"
                       r"是谁|是哪[一个家位些里天年月]*|什么时候|哪[一个家位些里天年月]*)")
@@ -250,6 +252,8 @@ def _unit(q: str, qtype: str, tokenizer: Tokenizer) -> str:
         return "money"
     if _DURATION.search(q.lower()):
         return "duration"
+    if _DISTANCE.search(q.lower()):
+        return "distance"
     return ""
 
 

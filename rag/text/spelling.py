@@ -26,6 +26,11 @@ def _pinyin_key(s: str) -> str:
     return " ".join(lazy_pinyin(s))
 
 
+# A question word is what the user typed on purpose, however a corpus word sounds like it
+# (多远 is not a typo of 多元).
+_ASKING = re.compile(r"哪|谁|几|什么|怎|多[少远久大长高重宽深快]")
+
+
 def _in_order(short: str, name: str) -> bool:
     """Are the characters of ``short`` in ``name``, in order?"""
     it = iter(name)
@@ -170,7 +175,7 @@ class TypoCorrector:
                 if len(seg) < n:
                     continue
                 cands = self._by_key.get(_pinyin_key(seg), set())
-                if len(cands) == 1 and seg not in self._corpus:
+                if len(cands) == 1 and seg not in self._corpus and not _ASKING.search(seg):
                     out = out[:i] + next(iter(cands)) + out[i + n :]
                     i += n - 1
                     break
