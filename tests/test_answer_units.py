@@ -151,3 +151,5 @@ def test_the_noun_after_a_question_word_names_the_answers_type_not_a_shared_word
     assert "研发" in w and "方向" not in w  # 方向 is what is asked; 研发 narrows it
     assert "项目" in words("星河团队启动了什么项目")  # a bare noun is all the phrase says
     assert "部门" not in words("星河计划由哪个部门牵头")
+    w = words("星河园区想形成多大规模的集群")
+    assert "规模" in w and not {"大规模", "大规", "多"} & set(w)  # 多大 is the question word

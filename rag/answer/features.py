@@ -20,6 +20,7 @@ from rag.text.patterns import (
     CLAUSE_END,
     CN_FIGURE,
     DATE_MENTION,
+    HOW_MUCH,
     LIST_HEAD,
     PERSON_ROLE,
     PLAIN_QUANTITY,
@@ -59,7 +60,8 @@ def question_words(qa: QueryAnalysis, tokenizer: Tokenizer,
         shared = [t for t in tokenizer.tokens(asked) if vocabulary and t in vocabulary]
         text = " ".join([*CJK_RUN.findall(expand_english(asked)), *shared])
     else:
-        text = qa.corrected
+        # "多大规模" asks a size: 多大 is the question word, not 大规模 a word to match.
+        text = HOW_MUCH.sub(" ", qa.corrected)
         if re.search(r"[A-Za-z]{2,}", text):
             text = expand_english(" ".join(re.findall(r"[A-Za-z][A-Za-z-]+", text))) + " " + text
     target = set() if qa.english else wh_target(qa, tokenizer)

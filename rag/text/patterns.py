@@ -21,7 +21,7 @@ from functools import lru_cache
 __all__ = [
     "ANSWER_SENTENCE_END", "BARE_MONTH", "BARE_NUMBER", "DATE_MENTION", "ENUMERATOR",
     "LIST_ANNOUNCE", "LIST_HEAD", "PLAIN_QUANTITY", "PROPORTION", "RANK", "SUPERLATIVE", "WH_TARGET_EN", "RELATIVE_DATE", "FIGURE_PARTS", "holds_figure", "is_year_number",
-    "CJK", "CJK_CHARS", "PERSON_ROLE", "glossed_names", "CJK_RUN", "CN_FIGURE", "DATE_UNITS", "DISTANCE_FIGURE", "DURATION_FIGURE", "MONEY_FIGURE", "CLAUSE_END", "CLOSERS", "FIGURE", "FIGURE_TOKEN",
+    "CJK", "CJK_CHARS", "PERSON_ROLE", "glossed_names", "CJK_RUN", "CN_FIGURE", "DATE_UNITS", "DISTANCE_FIGURE", "HOW_MUCH", "DURATION_FIGURE", "MONEY_FIGURE", "CLAUSE_END", "CLOSERS", "FIGURE", "FIGURE_TOKEN",
     "MAGNITUDE", "NUMBER", "NUMBER_RE", "PARA_END", "REL_YEAR", "SENTENCE_END", "SPEECH_VERBS", "UNITS",
     "ANAPHOR_START", "ORDINAL_TOKEN", "YEAR", "YEAR_TOKEN", "ends_paragraph", "has_quantity", "name_ending", "figure_with_unit", "has_cjk", "is_english", "is_unspaced_char", "normalize", "paragraph_spans", "sentence_spans",
     "split_sentences",
@@ -115,6 +115,8 @@ _YEAR_FIGURE = re.compile(r"(?:19|20)\d\d\s*年")
 FIGURE_TOKEN = re.compile(rf"{NUMBER}(?:{MAGNITUDE})?(?:{_UNIT_ALT})?")
 # A length of time (24小时, 三个月, 半年) and an amount of money (307.5亿元, 5000万元, or a
 # magnitude alone: 超100亿, 千亿级).
+# 多 + an adjective of size asks a figure (多大, 多远, 多久): a question word, not a word to match.
+HOW_MUCH = re.compile(r"多[大远久高长重宽深快]")
 DISTANCE_FIGURE = re.compile(r"[\d一二三四五六七八九十两百千几][\d.]*[多余]?\s*(?:公里|千米|km|海里|英里|米)")
 DURATION_FIGURE = re.compile(r"[\d一二三四五六七八九十两半几][多余]?个?(?:小时|分钟|秒|天|日|周|星期|月|年)")
 MONEY_FIGURE = re.compile(r"\d(?:[万亿千百多余]){0,3}元|[\d百千万][万亿]")
