@@ -40,7 +40,11 @@ ARTICLES = {
         "翎川科技创始人入选2025年度青年创业榜;沐禾科技正申报“李四光地质科学奖”。\n\n"
         "珂墨科技创始人兼CEO周明远说,公司今年将扩大研发团队。\n\n"
         "珂墨科技的智能仓库建在青山,每天分拣包裹10万件。"
-        "在青山,一台机械臂刚把包裹放上传送带,80公里外的滨江调度屏幕上,数据随即跳动。",
+        "在青山,一台机械臂刚把包裹放上传送带,80公里外的滨江调度屏幕上,数据随即跳动。\n\n"
+        "近年来,滨江物流产业龙头企业牵头组建创新联合体,组织各成员单位开放配送场景。"
+        "记者从滨江物流产业牵头单位滨江区交通局了解到,全区已开通无人配送线路12条。\n\n"
+        "有了调度平台,配送的变化很大,配送员接单更灵活。"
+        "调度平台上线一年,一单的配送成本降低了两成。",
     ),
 }
 
@@ -152,6 +156,16 @@ def test_a_target_asked_is_a_plan_stated_with_li_zheng_though_no_article_writes_
 def test_a_distance_asked_in_a_second_part_is_a_figure_in_kilometres(pipe):
     a = pipe.ask("珂墨科技的智能仓库建在哪里？仓库离滨江多远？")
     _answered(a, "青山", "80公里")
+
+
+def test_words_written_together_as_in_the_question_beat_the_same_words_apart(pipe):
+    _answered(pipe.ask("滨江物流产业的牵头单位是哪个部门？"), "滨江区交通局")
+
+
+def test_a_measure_asked_is_found_in_another_word_of_its_class(pipe):
+    # 花费 asked, 成本 written: the sentence stating the cost answers "有什么变化".
+    a = pipe.ask("有了调度平台,配送的花费有什么变化？")
+    _answered(a, "两成")
 
 
 def test_the_key_comes_first_then_the_cited_sentence(pipe):

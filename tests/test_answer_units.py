@@ -153,3 +153,8 @@ def test_the_noun_after_a_question_word_names_the_answers_type_not_a_shared_word
     assert "部门" not in words("星河计划由哪个部门牵头")
     w = words("星河园区想形成多大规模的集群")
     assert "规模" in w and not {"大规模", "大规", "多"} & set(w)  # 多大 is the question word
+
+
+def test_a_question_asking_what_changed_is_no_list():
+    assert answer_type("调度平台上线后配送的花费有什么变化") == "fact"
+    assert answer_type("调度平台有什么功能") == "list"

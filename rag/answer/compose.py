@@ -16,6 +16,7 @@ from rag.answer.dates import absolute_text, resolve_dates, statement_years
 from rag.answer.features import is_plan, names_organisation
 from rag.index.snapshot import IndexSnapshot
 from rag.retrieve.query import QueryAnalysis
+from rag.text.lexicon import LEXICON
 from rag.text.patterns import (
     CLAUSE_END,
     DATE_MENTION,
@@ -66,9 +67,14 @@ def window(qa: QueryAnalysis, doc_text: str, s: int, e: int, words: Sequence[str
             and not qa.asks_rank:
         return s, e
     clauses = _clauses(doc_text[s:e], s)
-    toks = [set(tk.tokens(doc_text[a:b])) for a, b in clauses]
-    typed = [_typed(qa, doc_text[a:b], tk) for a, b in clauses]
     wanted = set(words)
+    classed = [t for t in wanted if LEXICON.measure_classes(t)]
+    toks = []
+    for a, b in clauses:
+        ts = set(tk.tokens(doc_text[a:b]))
+        # a clause naming the asked measure in another word of its class (花费: 成本) holds it
+        toks.append(ts | {t for t in classed if any(LEXICON.same_measure(t, x) for x in ts)})
+    typed = [_typed(qa, doc_text[a:b], tk) for a, b in clauses]
     # The subject (a district, a firm) is usually named once, at the head of a sentence whose
     # later clauses hold the figure asked: half weight, so the key need not reach back for it.
     subject = {t for x in qa.subjects for t in (x, *tk.tokens(x))}

@@ -35,7 +35,7 @@ from rag.text.patterns import (
 )
 from rag.text.tokenize import Tokenizer
 
-__all__ = ["ANSWER_TYPES", "ORG_SUFFIXES", "coverage", "figure_clause_coverage", "wh_target", "list_head", "named_people", "role_of_other", "names_organisation", "weight", "holds_answer_type", "is_plan", "plan_fit",
+__all__ = ["ANSWER_TYPES", "ORG_SUFFIXES", "coverage", "question_phrases", "figure_clause_coverage", "wh_target", "list_head", "named_people", "role_of_other", "names_organisation", "weight", "holds_answer_type", "is_plan", "plan_fit",
            "question_words", "year_fit", "YEAR_CLASH", "YEAR_ELSEWHEN"]
 
 ANSWER_TYPES = ("date", "entity", "number", "list", "fact")
@@ -96,6 +96,23 @@ def wh_target(qa: QueryAnalysis, tokenizer: Tokenizer) -> set[str]:
             if len(phrase) >= 2 and phrase[-1][1].startswith("n"):
                 return {phrase[-1][0]}
     return set()
+
+
+def question_phrases(qa: QueryAnalysis, tokenizer: Tokenizer) -> list[str]:
+    """The question's adjacent pairs of content words, written together ("牵头单位" from
+    "…的牵头单位是…", "产业链牵头" across a 的): a sentence writing a pair as the question
+    does says the same thing, not two words that happen to be near each other."""
+    words = [w for w in tokenizer.plain_cut(HOW_MUCH.sub("，", qa.corrected))]
+    out = []
+    prev = ""
+    for w in words:
+        if w == "的":
+            continue
+        content = len(w) >= 2 and CJK_RUN.fullmatch(w) and w not in LEXICON.generic
+        if content and prev:
+            out.append(prev + w)
+        prev = w if content else ""
+    return out
 
 
 def weight(t: str, idf: Mapping[str, float], unseen: float, corpus: str) -> float:

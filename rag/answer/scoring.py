@@ -18,6 +18,7 @@ from rag.answer.features import (
     is_plan,
     list_head,
     plan_fit,
+    question_phrases,
     question_words,
     weight,
     year_fit,
@@ -51,6 +52,8 @@ class Weights:
     fragment: float = -0.5  # a heading or fragment under 8 characters
     list_items: float = 0.6  # an announced list with its items, for a list question
     figure_clause: float = 1.0  # x the question's words next to a figure (figure questions)
+    phrase: float = 0.2  # x the share of the question's word pairs written together
+    measure_class: float = 0.3  # x the share of the question's measure words (or classmates)
 
 
 class Scorer:
@@ -64,6 +67,10 @@ class Scorer:
         self.w = weights or Weights()
         self.words = question_words(qa, tokenizer, view.snap.idf)
         self.head = list_head(qa.corrected, tokenizer)
+        self.phrases = [] if qa.english else question_phrases(qa, tokenizer)
+        # The question's words that name a measure class (花费, 营收): a sentence stating that
+        # measure, in these words or another of the class (成本), is about what is asked.
+        self.classed = [t for t in self.words if LEXICON.measure_classes(t) and len(t) >= 2]
         measure = set(qa.measure)
         # One character says little ("办", "发"): the attribute is read from longer words.
         self.measure_words = [t for t in self.words if t in measure and len(t) >= 2]
@@ -156,6 +163,14 @@ class Scorer:
             s += w.year_clash
         elif yf == YEAR_ELSEWHEN:
             s += w.year_other_present
+        if self.classed:
+            tokens = set(self.tk.tokens(c.text))
+            held = sum(coverage([t], tokens, set(),
+                                {t: 1.0}, c.text.lower()) > 0 for t in self.classed)
+            s += w.measure_class * held / len(self.classed)
+        if self.phrases:
+            text = c.text.lower()
+            s += w.phrase * sum(p in text for p in self.phrases) / len(self.phrases)
         s += w.rank / c.hit_rank
         if best_sim > 0:
             s += (w.dense_english if qa.english else w.dense) * (c.sim - best_sim)

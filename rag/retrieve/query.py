@@ -114,6 +114,9 @@ def answer_type(q: str) -> str:
                  r"哪些(企业|公司|单位|机构)|\bwho\b|which (company|companies|organi|firm|institut|"
                  r"universit)|" + _PERSON_NAME_ASKED, ql):
         return "entity"
+    # "有什么变化/影响/特点" asks a description, not the items of a list.
+    if re.search(r"有(?:什么|哪些|何)(?:变化|影响|作用|意义|改变|不同|区别|特点|特色|优势|好处|效果)", ql):
+        return "fact"
     # "三大任务是什么", "哪几条线", "包括哪些": the items of a list.
     if re.search(r"哪几|哪些|哪[两三四五六七八九十]|包括|有什么|有哪|what are|which|"
                  r"[两三四五六七八九十几]+(?:大|个|项|类|条|种)"
