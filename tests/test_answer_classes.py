@@ -44,7 +44,9 @@ ARTICLES = {
         "近年来,滨江物流产业龙头企业牵头组建创新联合体,组织各成员单位开放配送场景。"
         "记者从滨江物流产业牵头单位滨江区交通局了解到,全区已开通无人配送线路12条。\n\n"
         "有了调度平台,配送的变化很大,配送员接单更灵活。"
-        "调度平台上线一年,一单的配送成本降低了两成。",
+        "调度平台上线一年,一单的配送成本降低了两成。\n\n"
+        "记者从滨江区交通局了解到,滨江区近年来先后印发了《滨江区智能物流产业发展行动方案(2022—2024年)》"
+        "《滨江区低空配送三年行动计划(2025—2027年)》等政策文件,持续加大支持力度。",
     ),
 }
 
@@ -166,6 +168,13 @@ def test_a_measure_asked_is_found_in_another_word_of_its_class(pipe):
     # 花费 asked, 成本 written: the sentence stating the cost answers "有什么变化".
     a = pipe.ask("有了调度平台,配送的花费有什么变化？")
     _answered(a, "两成")
+
+
+def test_a_quoted_title_puts_the_key_where_the_sentence_names_it(pipe):
+    a = pipe.ask("《滨江区低空配送三年行动计划》覆盖哪几年？")
+    _answered(a)
+    first = a.text.split("\n")[0]
+    assert "2025—2027" in first, first
 
 
 def test_the_key_comes_first_then_the_cited_sentence(pipe):

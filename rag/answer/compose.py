@@ -26,6 +26,8 @@ from rag.text.patterns import (
     SUPERLATIVE,
     YEAR,
     has_quantity,
+    normalize,
+    quoted_spans,
 )
 from rag.text.tokenize import Tokenizer
 from rag.types import Citation, Hit
@@ -35,6 +37,7 @@ __all__ = ["EVIDENCE_MAX", "KEY_MAX", "citation", "evidence_span", "key_line", "
 KEY_MAX = 60  # characters of the key span
 EVIDENCE_MAX = 90  # characters of the cited sentence shown after the key
 _TRIM = ",，;；:： 、"
+_QUOTE_VALUE = 10.0  # a window holding the title the question quotes beats any word count
 
 
 def _clauses(text: str, start: int) -> list[tuple[int, int]]:
@@ -79,21 +82,32 @@ def window(qa: QueryAnalysis, doc_text: str, s: int, e: int, words: Sequence[str
     # later clauses hold the figure asked: half weight, so the key need not reach back for it.
     subject = {t for x in qa.subjects for t in (x, *tk.tokens(x))}
     need_type = any(typed)  # a window without the asked figure/date/name answers nothing
+    # A title or phrase the question quotes (《…》, “…”) is where the answer is: the key holds it.
+    quoted = [normalize(q) for q in quoted_spans(qa.corrected) if len(q) >= 4]
+    holds_quote = [any(q in normalize(doc_text[a:b]) for q in quoted) for a, b in clauses]
     best, span = float("-inf"), (s, min(e, s + limit))
     for i in range(len(clauses)):
         seen: set[str] = set()
-        has_type = False
+        has_type = quotes = False
         for j in range(i, len(clauses)):
             if clauses[j][1] - clauses[i][0] > limit:
                 break
             seen |= toks[j] & wanted
             has_type = has_type or typed[j]
+            quotes = quotes or holds_quote[j]
             if need_type and not has_type:
                 continue
             value = (sum(idf.get(t, 1.0) * (0.5 if t in subject else 1.0) for t in seen)
+                     + (_QUOTE_VALUE if quotes else 0.0)
                      - 0.02 * (clauses[j][1] - clauses[i][0]))  # shorter wins a tie
             if value > best:
                 best, span = value, (clauses[i][0], clauses[j][1])
+    if best == float("-inf") and any(holds_quote):
+        # Every window is too long: the key starts at the quoted title instead.
+        a, b = clauses[holds_quote.index(True)]
+        at = next((a + i for i in (doc_text[a:b].find(q[:4]) for q in quoted) if i >= 0), a)
+        at = max(a, at - 1) if doc_text[at - 1:at] in "《“\"" else at
+        span = (at, min(b, at + limit))
     a, b = span
     while b > a and doc_text[b - 1] in _TRIM:
         b -= 1

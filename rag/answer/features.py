@@ -25,6 +25,7 @@ from rag.text.patterns import (
     PERSON_ROLE,
     PLAIN_QUANTITY,
     PROPORTION,
+    QUOTED,
     RANK,
     SPEECH_VERBS,
     SUPERLATIVE,
@@ -191,7 +192,6 @@ def holds_answer_type(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> boo
 
 
 _ROLE = re.compile(PERSON_ROLE + "$")
-_QUOTED_TITLE = re.compile(r"“[^”]*”|《[^》]*》|\"[^\"]*\"")
 
 
 def named_people(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> list[str]:
@@ -199,7 +199,7 @@ def named_people(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> list[str
     quoted title (an award named after someone), and when the sentence holds the role asked
     (创始人, 局长), in the clause of that role: "X科技创始人入选榜单" names no founder even
     when another clause names a scientist."""
-    plain = _QUOTED_TITLE.sub("", text)
+    plain = QUOTED.sub("", text)
     if _ROLE.search(qa.focus) and qa.focus in plain:
         plain = "，".join(c for c in CLAUSE_END.split(plain) if qa.focus in c)
     return tokenizer.persons(plain)

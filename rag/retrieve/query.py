@@ -107,7 +107,7 @@ class QueryAnalysis:
 def answer_type(q: str) -> str:
     """Coarse expected answer type of a question (Chinese or English)."""
     ql = q.lower()
-    if re.search(r"哪一?年|何时|什么时候|啥时候|哪天|几月|哪个月|几号|日期|when|what year|which year|"
+    if re.search(r"哪[一几两]?年|何时|什么时候|啥时候|哪天|几月|哪个月|几号|日期|when|what year|which year|"
                  r"what date", ql):
         return "date"
     if re.search(r"谁|哪[两三四五六七八九十几]*位|何人|哪家|哪个(企业|公司|单位|机构|部门|学校|大学|高校)|"
@@ -115,7 +115,8 @@ def answer_type(q: str) -> str:
                  r"universit)|" + _PERSON_NAME_ASKED, ql):
         return "entity"
     # "有什么变化/影响/特点" asks a description, not the items of a list.
-    if re.search(r"有(?:什么|哪些|何)(?:变化|影响|作用|意义|改变|不同|区别|特点|特色|优势|好处|效果)", ql):
+    if re.search(r"有(?:什么|哪些|何)(?:变化|影响|作用|意义|改变|不同|区别|特点|特色|优势|好处|效果|"
+                 r"特别之处|特殊之处|独特之处)", ql):
         return "fact"
     # "三大任务是什么", "哪几条线", "包括哪些": the items of a list.
     if re.search(r"哪几|哪些|哪[两三四五六七八九十]|包括|有什么|有哪|what are|which|"
