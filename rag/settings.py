@@ -67,6 +67,16 @@ class Settings:
     ann_threshold: int = 200_000
     reranker: str = ""  # optional cross-encoder path; quality never depends on it
 
+    # Index back-end: "local" (index_dir) or "milvus" (a server several replicas share).
+    backend: str = "local"
+    milvus_uri: str = "http://127.0.0.1:19530"
+    milvus_token: str = ""  # "user:password" when the server has authentication on
+    milvus_prefix: str = "rag"  # collection names and the alias <prefix>_live
+    milvus_timeout: float = 5.0  # seconds per call: a dead server is reported, not waited on
+    milvus_keyword: str = "client"  # client | milvus (see rag.index.milvus_search)
+    # How often a serving process checks for a build another process switched in.
+    reload_seconds: float = 2.0
+
     # Answering
     answer_passages: int = 5
     refuse_threshold: float = 0.35  # swept on eval/questions.jsonl: false refusals <= 0.05
@@ -108,6 +118,11 @@ class Settings:
         if self.embed_backend not in ("auto", "onnx", "torch"):
             raise InputError(f"RAG_EMBED_BACKEND must be 'auto', 'onnx' or 'torch', not "
                              f"{self.embed_backend!r}.")
+        if self.backend not in ("local", "milvus"):
+            raise InputError(f"RAG_BACKEND must be 'local' or 'milvus', not {self.backend!r}.")
+        if self.milvus_keyword not in ("client", "milvus"):
+            raise InputError(f"RAG_MILVUS_KEYWORD must be 'client' or 'milvus', not "
+                             f"{self.milvus_keyword!r}.")
         if self.ann not in ("exact", "hnsw", "auto"):
             raise InputError(f"RAG_ANN must be 'exact', 'hnsw' or 'auto', not {self.ann!r}.")
 
