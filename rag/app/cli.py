@@ -334,6 +334,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--scale", default="10000,100000", help="synthetic corpus sizes in chunks")
     sp.add_argument("--out", help="report file (default eval/bench.md)")
+    sp.add_argument("--backends", default="local,milvus",
+                    help="index back-ends compared side by side ('' for none)")
+    sp.add_argument("--backend-chunks", default="10000",
+                    help="synthetic chunks for the back-end comparison")
     return ap
 
 

@@ -131,18 +131,25 @@ class IndexStore:
             if _fail_after_embed:
                 raise RuntimeError("simulated crash during index build")
             kind = choose_ann(ann, len(emb.chunks), ann_threshold)
-            dense = FaissVectorIndex(encoder.dim, kind)
-            ids = np.arange(len(emb.chunks), dtype=np.int64)
-            if len(emb.chunks):
-                dense.add(ids, emb.vectors)
-            keyword = BM25KeywordIndex()
-            keyword.add(list(ids), keyword_tokens(emb.chunks, docs,
-                                                  tokenizer or default_tokenizer()))
+            tokens = keyword_tokens(emb.chunks, docs, tokenizer or default_tokenizer())
             manifest = new_manifest(docs, encoder, emb, chunk_chars=chunk_chars, overlap=overlap,
                                     ann=kind, started=t0, source_stamps=source_stamps)
-            name = self._write(docs, emb, dense, keyword, manifest)
+            name = self.write_build(docs, emb, tokens, manifest)
         self._collect_garbage(keep=name)
         return manifest
+
+    def write_build(self, docs: Sequence[Document], emb: Embedded, tokens: list[list[str]],
+                    manifest: Manifest) -> str:
+        """Index ``emb``'s rows (FAISS over its vectors, BM25 over ``tokens``), write the build
+        folder and make it live; returns its name. The caller holds the writer lock (``build``
+        does) or owns the folder (the bench)."""
+        dense = FaissVectorIndex(manifest.dim, manifest.ann)
+        ids = np.arange(len(emb.chunks), dtype=np.int64)
+        if len(emb.chunks):
+            dense.add(ids, emb.vectors)
+        keyword = BM25KeywordIndex()
+        keyword.add(list(ids), tokens)
+        return self._write(docs, emb, dense, keyword, manifest)
 
     def _reusable(self, encoder, chunk_chars: int, overlap: int) -> SnapshotReuse | None:
         """The live build, when its vectors can be reused (same model, chunking, context)."""
