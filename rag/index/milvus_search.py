@@ -142,7 +142,7 @@ class MilvusVectorIndex:
                              data=[np.asarray(queries[0], dtype=np.float32).tolist()],
                              anns_field="vector", limit=k, search_params=params,
                              filter=doc_filter(where.doc_ids) if where is not None else "",
-                             output_fields=[])
+                             output_fields=["row"])  # [] means all fields in Milvus Lite
         return _hits(res, k)
 
     def count(self) -> int:
@@ -182,7 +182,7 @@ class MilvusKeywordIndex:
                              anns_field=field, limit=max(1, n),
                              search_params={"metric_type": metric},
                              filter=doc_filter(where.doc_ids) if where is not None else "",
-                             output_fields=[])
+                             output_fields=["row"])  # [] means all fields in Milvus Lite
         scores, rows = _hits(res, n)
         # Milvus Lite reports BM25 as a negative distance; the ranking is by its size.
         out = [(int(r), abs(float(s))) for s, r in zip(scores[0], rows[0], strict=True)

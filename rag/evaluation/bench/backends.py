@@ -155,10 +155,16 @@ def _synthetic(p: Pipeline, s: Settings, questions: list[str], n: int) -> dict:
     snap, load_ms = timed(lambda: store.load(enc.model_id, enc.fingerprint))
     r = Retriever(snap, enc, s)
     _, first_ms = timed(lambda: r.search(questions[0]))
-    lat = [timed(lambda q=q: r.search(q))[1] for q in questions]
+    lat, stages = [], {}
+    for q in questions:
+        found, ms = timed(lambda q=q: r.search(q))
+        lat.append(ms)
+        for name, v in found.timings_ms:
+            stages.setdefault(name, []).append(v)
     return {"n_chunks": n, "write_s": round(write_ms / 1000, 2),
             "rows_per_s": round(n / (write_ms / 1000), 1), "load_s": round(load_ms / 1000, 2),
-            "first_query_ms": round(first_ms, 1), "search_ms": latency_stats(lat)}
+            "first_query_ms": round(first_ms, 1), "search_ms": latency_stats(lat),
+            "stage_p50_ms": {k: latency_stats(v)["p50"] for k, v in stages.items()}}
 
 
 def _stored_vectors(store, snap):
