@@ -73,7 +73,6 @@ class Settings:
     milvus_token: str = ""  # "user:password" when the server has authentication on
     milvus_prefix: str = "rag"  # collection names and the alias <prefix>_live
     milvus_timeout: float = 5.0  # seconds per call: a dead server is reported, not waited on
-    milvus_keyword: str = "client"  # client | milvus (see rag.index.milvus_search)
     # How often a serving process checks for a build another process switched in.
     reload_seconds: float = 2.0
 
@@ -120,9 +119,6 @@ class Settings:
                              f"{self.embed_backend!r}.")
         if self.backend not in ("local", "milvus"):
             raise InputError(f"RAG_BACKEND must be 'local' or 'milvus', not {self.backend!r}.")
-        if self.milvus_keyword not in ("client", "milvus"):
-            raise InputError(f"RAG_MILVUS_KEYWORD must be 'client' or 'milvus', not "
-                             f"{self.milvus_keyword!r}.")
         if self.ann not in ("exact", "hnsw", "auto"):
             raise InputError(f"RAG_ANN must be 'exact', 'hnsw' or 'auto', not {self.ann!r}.")
 

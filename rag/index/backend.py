@@ -24,5 +24,4 @@ def open_store(settings: Settings):
         raise InputError("RAG_BACKEND=milvus needs pymilvus; install it with "
                          "`pip install -e '.[milvus]'`.") from None
     return MilvusStore(settings.milvus_uri, settings.milvus_prefix,
-                       timeout=settings.milvus_timeout, keyword=settings.milvus_keyword,
-                       lock_dir=settings.index_dir, token=settings.milvus_token)
+                       timeout=settings.milvus_timeout, lock_dir=settings.index_dir, token=settings.milvus_token)

@@ -29,16 +29,13 @@ from rag.errors import BackendUnavailable, BuildGone, IndexStateError
 from rag.index.filter import RowFilter
 from rag.index.sparse import KeywordStats
 
-__all__ = ["HNSW_EF", "KEYWORD_MODES", "MilvusConn", "MilvusKeywordIndex", "MilvusVectorIndex",
+__all__ = ["HNSW_EF", "MilvusConn", "MilvusKeywordIndex", "MilvusVectorIndex",
            "batched", "doc_filter"]
 
 # pymilvus logs every failed RPC with a traceback; the app says it in one sentence instead.
 logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
 
 HNSW_EF = 128  # as the local HNSW's efSearch
-# client: BM25 weights computed here from the project's tokens, searched as sparse IP;
-# milvus: Milvus' own BM25 function over a jieba analyzer with the domain dictionary.
-KEYWORD_MODES = ("client", "milvus")
 _NOT_LOADED = 101
 _NOT_FOUND = (4, 100)
 _UNREACHABLE = (1, 2)  # UNEXPECTED (a broken channel) and "fail connecting"
@@ -158,35 +155,30 @@ class MilvusVectorIndex:
 
 
 class MilvusKeywordIndex:
-    """Keyword search over one build's chunk collection, with the build's token statistics
-    kept client-side for IDF weights and the typo corrector's vocabulary."""
+    """BM25 over one build's chunk collection: documents hold BM25 weights of the project's
+    tokens, a query its term counts, and Milvus ranks by their inner product (the local
+    bm25s ranking, see rag.index.sparse). The token statistics stay client-side for IDF
+    weights and the typo corrector's vocabulary."""
 
-    def __init__(self, conn: MilvusConn, collection: str, stats: KeywordStats,
-                 mode: str = "client") -> None:
-        self.conn, self.collection, self.stats, self.mode = conn, collection, stats, mode
+    def __init__(self, conn: MilvusConn, collection: str, stats: KeywordStats) -> None:
+        self.conn, self.collection, self.stats = conn, collection, stats
         self._ids = stats.term_ids()
 
     def top(self, query: str, tokens: list[str], n: int,
             where: RowFilter | None = None) -> list[tuple[int, float]]:
-        """(row, BM25 score) of the best ``n`` rows with a score above 0, best first."""
-        if self.mode == "client":
-            qv = self.stats.query_vector(tokens, self._ids)
-            if not qv:
-                return []
-            data, field, metric = [qv], "sparse", "IP"
-        else:
-            if not tokens:
-                return []
-            data, field, metric = [query], "bm25", "BM25"
-        res = self.conn.call("search", collection_name=self.collection, data=data,
-                             anns_field=field, limit=max(1, n),
-                             search_params={"metric_type": metric},
+        """(row, BM25 score) of the best ``n`` rows with a score above 0, best first;
+        ``query`` is the text the tokens came from (unused: the tokens are searched)."""
+        qv = self.stats.query_vector(tokens, self._ids)
+        if not qv:
+            return []
+        res = self.conn.call("search", collection_name=self.collection, data=[qv],
+                             anns_field="sparse", limit=max(1, n),
+                             search_params={"metric_type": "IP"},
                              filter=doc_filter(where.doc_ids) if where is not None else "",
                              output_fields=["row"])  # [] means all fields in Milvus Lite
         scores, rows = _hits(res, n)
-        # Milvus Lite reports BM25 as a negative distance; the ranking is by its size.
-        out = [(int(r), abs(float(s))) for s, r in zip(scores[0], rows[0], strict=True)
-               if r >= 0 and s != 0]
+        out = [(int(r), float(s)) for s, r in zip(scores[0], rows[0], strict=True)
+               if r >= 0 and s > 0]
         return sorted(out, key=lambda x: (-x[1], x[0]))
 
     def count(self) -> int:

@@ -195,9 +195,6 @@ def _backends_section(rows: list[dict]) -> list[str]:
     def lat(v: dict) -> str:
         return f"{v['p50']} / {v['p95']}"
 
-    def name(b: dict) -> str:
-        return f"{b['backend']} (keyword: {b['keyword']})"
-
     n = rows[0]["synthetic"]["n_chunks"]
     out = ["\n## Index back-ends side by side\n",
            "Each back-end in a process of its own, the same encoder and questions. Five "
@@ -207,7 +204,7 @@ def _backends_section(rows: list[dict]) -> list[str]:
            "build loaded as a serving process loads it, then warm hybrid search. Milvus is "
            "a private `milvus-lite server` on loopback started by the bench; its RSS is the "
            "server's, beside the client's.\n",
-           markdown_table(["figure", *(name(b) for b in rows)], [
+           markdown_table(["figure", *(b["backend"] for b in rows)], [
                ["five articles: build s (chunks/s)",
                 *(f"{b['five']['build_s']} ({b['five']['chunks_per_s']})" for b in rows)],
                ["five articles: hybrid search p50 / p95 ms",

@@ -39,7 +39,7 @@ from typing import Any
 
 from rag.errors import InputError, RagError
 from rag.evaluation.baseline import NaiveRetriever, raw_corpus
-from rag.evaluation.bench.backends import compare_backends
+from rag.evaluation.bench.compare import compare_backends
 from rag.evaluation.bench.measure import (
     SCALE_TARGET_N,
     SERVING_QUESTIONS,
