@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from rag.corpus.chunk import chunk_document
+from rag.index.dense import choose_ann
 from rag.index.manifest import (
     FORMAT_VERSION,
     PASSAGE_CONTEXT,
@@ -28,11 +29,11 @@ from rag.index.manifest import (
     passage_input,
 )
 from rag.index.snapshot import IndexSnapshot
-from rag.text.tokenize import Tokenizer
+from rag.text.tokenize import Tokenizer, default_tokenizer
 from rag.types import Chunk, Document
 
 __all__ = ["EMBED_BATCH", "Embedded", "Reuse", "SnapshotReuse", "embed_documents",
-           "keyword_tokens", "new_manifest", "reusable"]
+           "keyword_tokens", "new_manifest", "prepare_build", "reusable"]
 
 EMBED_BATCH = 64
 
@@ -146,3 +147,19 @@ def new_manifest(docs: Sequence[Document], encoder, emb: Embedded, *, chunk_char
         embed_seconds=round(emb.seconds, 3), embedded_chunks=emb.embedded_chunks,
         passage_context=PASSAGE_CONTEXT, n_sentences=emb.n_sentences,
         embedded_sentences=emb.embedded_sentences, source_stamps=dict(source_stamps or {}))
+
+
+def prepare_build(docs: list[Document], encoder, old: Reuse | None, *, chunk_chars: int,
+                  overlap: int, ann: str, ann_threshold: int, tokenizer: Tokenizer | None,
+                  progress, source_stamps: dict | None, started: float,
+                  fail_after_embed: bool = False) -> tuple[Embedded, list[list[str]], Manifest]:
+    """Everything a back-end writes for ``docs``: the rows and vectors (reusing ``old``'s),
+    the BM25 tokens and the manifest. ``fail_after_embed`` simulates a crash (tests)."""
+    emb = embed_documents(docs, encoder, old, chunk_chars, overlap, progress)
+    if fail_after_embed:
+        raise RuntimeError("simulated crash during index build")
+    kind = choose_ann(ann, len(emb.chunks), ann_threshold)
+    tokens = keyword_tokens(emb.chunks, docs, tokenizer or default_tokenizer())
+    manifest = new_manifest(docs, encoder, emb, chunk_chars=chunk_chars, overlap=overlap,
+                            ann=kind, started=started, source_stamps=source_stamps)
+    return emb, tokens, manifest

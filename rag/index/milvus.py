@@ -42,12 +42,10 @@ from pymilvus import DataType, MilvusClient
 from rag.errors import IndexStateError
 from rag.index.build import (
     Embedded,
-    embed_documents,
-    keyword_tokens,
-    new_manifest,
+    prepare_build,
     reusable,
 )
-from rag.index.dense import REBUILD_HINT, choose_ann
+from rag.index.dense import REBUILD_HINT
 from rag.index.manifest import (
     FORMAT_VERSION,
     Manifest,
@@ -64,7 +62,7 @@ from rag.index.milvus_search import (
 )
 from rag.index.snapshot import IndexSnapshot
 from rag.index.sparse import KeywordStats
-from rag.text.tokenize import Tokenizer, default_tokenizer
+from rag.text.tokenize import Tokenizer
 from rag.types import Chunk, Document
 
 __all__ = ["MilvusReuse", "MilvusStore"]
@@ -193,13 +191,10 @@ class MilvusStore:
                 m = self.manifest(base)
                 if m.model_checksum == encoder.fingerprint and reusable(m, chunk_chars, overlap):
                     old = MilvusReuse(self, base, m)
-            emb = embed_documents(docs, encoder, old, chunk_chars, overlap, progress)
-            if _fail_after_embed:
-                raise RuntimeError("simulated crash during index build")
-            kind = choose_ann(ann, len(emb.chunks), ann_threshold)
-            tokens = keyword_tokens(emb.chunks, docs, tokenizer or default_tokenizer())
-            manifest = new_manifest(docs, encoder, emb, chunk_chars=chunk_chars, overlap=overlap,
-                                    ann=kind, started=t0, source_stamps=source_stamps)
+            emb, tokens, manifest = prepare_build(
+                docs, encoder, old, chunk_chars=chunk_chars, overlap=overlap, ann=ann,
+                ann_threshold=ann_threshold, tokenizer=tokenizer, progress=progress,
+                source_stamps=source_stamps, started=t0, fail_after_embed=_fail_after_embed)
             self.write_build(docs, emb, tokens, manifest, expect_live=base)
             return manifest
         finally:

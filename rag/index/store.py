@@ -35,16 +35,14 @@ from rag.errors import IndexStateError
 from rag.index.build import (
     Embedded,
     SnapshotReuse,
-    embed_documents,
-    keyword_tokens,
-    new_manifest,
+    prepare_build,
     reusable,
 )
-from rag.index.dense import REBUILD_HINT, FaissVectorIndex, choose_ann
+from rag.index.dense import REBUILD_HINT, FaissVectorIndex
 from rag.index.keyword import BM25KeywordIndex
 from rag.index.manifest import FORMAT_VERSION, Manifest, doc_from_row, doc_to_row, write_jsonl
 from rag.index.snapshot import IndexSnapshot
-from rag.text.tokenize import Tokenizer, default_tokenizer
+from rag.text.tokenize import Tokenizer
 from rag.types import Chunk, Document
 
 __all__ = ["IndexStore"]
@@ -127,13 +125,10 @@ class IndexStore:
             t0 = time.perf_counter()
             docs = sorted(docs, key=lambda d: d.doc_id)
             old = None if rebuild else self._reusable(encoder, chunk_chars, overlap)
-            emb = embed_documents(docs, encoder, old, chunk_chars, overlap, progress)
-            if _fail_after_embed:
-                raise RuntimeError("simulated crash during index build")
-            kind = choose_ann(ann, len(emb.chunks), ann_threshold)
-            tokens = keyword_tokens(emb.chunks, docs, tokenizer or default_tokenizer())
-            manifest = new_manifest(docs, encoder, emb, chunk_chars=chunk_chars, overlap=overlap,
-                                    ann=kind, started=t0, source_stamps=source_stamps)
+            emb, tokens, manifest = prepare_build(
+                docs, encoder, old, chunk_chars=chunk_chars, overlap=overlap, ann=ann,
+                ann_threshold=ann_threshold, tokenizer=tokenizer, progress=progress,
+                source_stamps=source_stamps, started=t0, fail_after_embed=_fail_after_embed)
             name = self.write_build(docs, emb, tokens, manifest)
         self._collect_garbage(keep=name)
         return manifest
