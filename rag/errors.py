@@ -1,7 +1,7 @@
 """Domain errors. Each message is one sentence that tells the user what to do next."""
 
 
-__all__ = ["IndexStateError", "IngestError", "InputError", "LLMError", "ModelError",
+__all__ = ["BackendUnavailable", "BuildGone", "IndexStateError", "IngestError", "InputError", "LLMError", "ModelError",
            "NotFoundError", "RagError", "TooLargeError"]
 
 class RagError(Exception):
@@ -38,6 +38,14 @@ class IndexStateError(RagError):
     """The index is missing, corrupt, or was built with another model; rebuild it."""
 
     status = 503
+
+
+class BackendUnavailable(IndexStateError):
+    """The index server (Milvus) cannot be reached; the app recovers when it is back."""
+
+
+class BuildGone(IndexStateError):
+    """The build a loaded snapshot points at was dropped; load the live one again."""
 
 
 class ModelError(RagError):

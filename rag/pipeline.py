@@ -1,8 +1,10 @@
 """The one object the CLI, the API and the app talk to.
 
 ``Pipeline`` owns the settings, the encoder (loaded once, on first use) and the live index
-snapshot. Queries read an immutable snapshot; ingest builds a new index and swaps the
-reference under a lock, so queries running meanwhile finish on the old one::
+snapshot, on the local folder or a Milvus server (``RAG_BACKEND``). Queries read an immutable
+snapshot; an ingest here or in another process switches the live build, and the next question
+(within ``RAG_RELOAD_SECONDS``) uses it while questions running meanwhile finish on the old
+one::
 
     p = Pipeline(Settings.load())
     p.ask("海珠2026年大模型目标是多少").text
@@ -20,12 +22,14 @@ from rag.answer.extractive import ExtractiveAnswerer, Found
 from rag.answer.llm.answerer import LLMAnswerer
 from rag.answer.llm.client import LLMClient
 from rag.corpus.add import IngestReport, add_files
-from rag.corpus.load import load_corpus, source_stamps
-from rag.errors import InputError, NotFoundError, TooLargeError
+from rag.corpus.load import corpus_files, load_corpus, load_document, source_stamps
+from rag.corpus.metadata import load_sidecar
+from rag.errors import BuildGone, InputError, NotFoundError, TooLargeError
+from rag.index.backend import open_store
 from rag.index.manifest import Manifest
 from rag.index.snapshot import IndexSnapshot
-from rag.index.store import IndexStore
 from rag.models.encoder import get_encoder
+from rag.retrieve.live import LiveRetriever
 from rag.retrieve.query import QueryAnalysis, complete_followup
 from rag.retrieve.search import Retriever, SearchResult
 from rag.settings import Settings
@@ -46,9 +50,8 @@ class Pipeline:
         self.settings = settings or Settings.load()
         self._encoder = encoder
         self._enc_lock = threading.Lock()
-        self._state_lock = threading.Lock()
-        self._retriever: Retriever | None = None
-        self.store = IndexStore(self.settings.index_dir)
+        self.store = open_store(self.settings)
+        self.live = LiveRetriever(self.store, lambda: self.encoder, self.settings)
 
     # -- components, created once on first use
     @property
@@ -59,16 +62,9 @@ class Pipeline:
             return self._encoder
 
     def retriever(self) -> Retriever:
-        """The retriever over the live index, loading it on first use."""
-        r = self._retriever
-        if r is None:
-            with self._state_lock:
-                if self._retriever is None:
-                    enc = self.encoder
-                    snap = self.store.load(enc.model_id, enc.fingerprint)
-                    self._retriever = Retriever(snap, enc, self.settings)
-                r = self._retriever
-        return r
+        """The retriever over the live index (loaded on first use, switched when another
+        process switched the live build)."""
+        return self.live.get()
 
     @property
     def snapshot(self) -> IndexSnapshot:
@@ -102,6 +98,10 @@ class Pipeline:
         """
         if not self.store.exists():
             return self.build_index()
+        if self.settings.backend == "milvus":
+            # The shared index is the record: a replica's own corpus folder may be behind it.
+            self.snapshot  # noqa: B018 (loads it: a damaged index is reported here)
+            return None
         # An index that exists but is damaged or from another model is reported, never
         # silently rebuilt: the user (or /api/health) must see it. `rag index --rebuild` fixes it.
         snap = self.snapshot
@@ -111,22 +111,57 @@ class Pipeline:
         return None
 
     def _reload(self) -> None:
-        enc = self.encoder
-        snap = self.store.load(enc.model_id, enc.fingerprint)
-        with self._state_lock:
-            self._retriever = Retriever(snap, enc, self.settings)
+        self.live.reload()
 
     def ingest(self, paths: Sequence[Path]) -> IngestReport:
         """Add or update articles from files, then update the index incrementally.
 
         Returns the ``IngestReport``; a file that fails is reported and skipped, the rest are
-        indexed, and if indexing fails the last good index stays live.
+        indexed, and if indexing fails the last good index stays live. On Milvus the new build
+        is the live build's articles plus these files (the shared index is the record).
         """
         report = add_files([Path(p) for p in paths], self.settings.corpus_dir,
                            self.settings.max_upload_bytes)
-        if report.added or report.updated or not self.store.exists():
+        changed = set(report.added) | set(report.updated)
+        if not self.store.exists():
+            self.build_index()
+        elif changed and self.settings.backend == "milvus":
+            sidecar = load_sidecar(self.settings.corpus_dir)
+            new = [load_document(f, sidecar.get(f.stem), self.settings.max_upload_bytes)
+                   for f in corpus_files(self.settings.corpus_dir) if f.stem in changed]
+            self._build_docs([d for d in self.documents() if d.doc_id not in changed] + new)
+        elif changed:
             self.build_index()
         return report
+
+    def remove(self, doc_ids: Sequence[str]) -> tuple[str, ...]:
+        """Remove articles from the index (and their files from the corpus folder); returns
+        the ids removed. Unknown ids raise before anything changes."""
+        ids = list(dict.fromkeys(doc_ids))
+        known = {d.doc_id for d in self.documents()}
+        unknown = [d for d in ids if d not in known]
+        if unknown or not ids:
+            raise NotFoundError(f"No article with id {(unknown or [''])[0]!r}; `rag docs` "
+                                "lists the ids.")
+        if not known - set(ids):
+            raise InputError("Removing every article would leave the index empty; add "
+                             "another article first.")
+        for f in corpus_files(self.settings.corpus_dir):
+            if f.stem in ids:
+                f.unlink()
+        if self.settings.backend == "milvus":
+            self._build_docs([d for d in self.documents() if d.doc_id not in ids])
+        else:
+            self.build_index()
+        return tuple(ids)
+
+    def _build_docs(self, docs: list[Document]) -> None:
+        """Build exactly ``docs`` (unchanged ones reuse their vectors) and switch to it."""
+        s = self.settings
+        self.store.build(docs, self.encoder, chunk_chars=s.chunk_chars,
+                         overlap=s.chunk_overlap_sentences, ann=s.ann,
+                         ann_threshold=s.ann_threshold)
+        self._reload()
 
     # -- reading
     def documents(self) -> list[Document]:
@@ -156,8 +191,12 @@ class Pipeline:
                until: str | None = None) -> SearchResult:
         """Ranked passages for ``query``."""
         q = self.check_question(query)
-        return self.retriever().search(q, k=k, method=method, doc_ids=doc_ids, since=since,
-                                       until=until)
+        try:
+            r = self.retriever()
+            return r.search(q, k=k, method=method, doc_ids=doc_ids, since=since, until=until)
+        except BuildGone:  # dropped by GC two builds later: switch to the live one, once
+            return self.live.reload().search(q, k=k, method=method, doc_ids=doc_ids,
+                                             since=since, until=until)
 
     def ask(self, question: str, *, k: int | None = None, llm: bool = False,
             history: Sequence[str] = (), doc_ids: Sequence[str] | None = None,
@@ -182,11 +221,20 @@ class Pipeline:
         full_q = complete_followup(q, [self.check_question(h) for h in history if h and h.strip()])
         k = k or self.settings.answer_passages
         retriever = self.retriever()  # once: an ingest landing meanwhile must not mix snapshots
-        qa = retriever.analyze(full_q)
         filters = dict(doc_ids=doc_ids, since=since, until=until)
-        found = [self._find(retriever, part, k, filters) for part in (qa.parts or (qa,))]
-        res = found[0].result if len(found) == 1 else retriever.search(
-            full_q, k=k, searched=qa.searched, **filters)
+
+        def find(retriever: Retriever) -> tuple[list[Found], SearchResult]:
+            qa = retriever.analyze(full_q)
+            found = [self._find(retriever, part, k, filters) for part in (qa.parts or (qa,))]
+            res = found[0].result if len(found) == 1 else retriever.search(
+                full_q, k=k, searched=qa.searched, **filters)
+            return found, res
+
+        try:
+            found, res = find(retriever)
+        except BuildGone:  # dropped by GC two builds later: switch to the live one, once
+            retriever = self.live.reload()
+            found, res = find(retriever)
         t_ret = (time.perf_counter() - t0) * 1000
         extractive = ExtractiveAnswerer(self.settings, retriever.snap, retriever.tokenizer)
 
@@ -245,9 +293,10 @@ class Pipeline:
     def health(self) -> dict:
         """Status for /api/health: never raises."""
         out: dict = {"status": "ok", "corpus_dir": str(self.settings.corpus_dir),
-                     "index_dir": str(self.settings.index_dir), "model": self.settings.model,
-                     "llm": bool(self.settings.llm_base_url)}
+                     "index_dir": str(self.store.root), "backend": self.settings.backend,
+                     "model": self.settings.model, "llm": bool(self.settings.llm_base_url)}
         try:
+            self.store.ping()  # Milvus down: this request says so, the next one may be fine
             m = self.snapshot.manifest
             out.update(documents=m.n_docs, chunks=m.n_chunks, built_at=m.built_at,
                        model_id=m.model_id, ann=m.ann,

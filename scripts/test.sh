@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# README command 2: install test dependencies (LLM runtime and model, chromium) and run every test.
+# README command 2: install test dependencies (the .[milvus] extra, LLM runtime and model,
+# chromium) and run every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test

@@ -167,3 +167,87 @@ def madeup_real_pipeline(tmp_path_factory):
     p = Pipeline(Settings.load(env={}, home=home, models_dir=REPO / "models"))
     p.build_index()
     return p
+
+
+# -- Milvus: a real `milvus-lite server` on a free loopback port, never a mock
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class MilvusServer:
+    """One `milvus-lite server` process on 127.0.0.1 over ``data_dir``; ``stop``/``start``
+    again on the same port and data keep the collections (the fault tests use that)."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir, self.port = Path(data_dir), port or free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+
+    def start(self, wait: float = 60) -> MilvusServer:
+        import subprocess
+        import sys
+        import time
+
+        try:
+            import milvus_lite  # noqa: F401
+            from pymilvus import MilvusClient
+        except ImportError:
+            pytest.fail("pymilvus and milvus-lite are not installed; run `bash scripts/test.sh` "
+                        "(it installs the .[milvus] extra).")
+        self.log = open(self.data_dir.parent / f"milvus-{self.port}.log", "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(self.data_dir),
+             "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + wait
+        while True:
+            if self.proc.poll() is not None:
+                pytest.fail(f"milvus-lite server exited with {self.proc.returncode}; see "
+                            f"{self.log.name}.")
+            try:
+                MilvusClient(uri=self.uri, timeout=2).list_collections(timeout=2)
+                return self
+            except Exception:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    pytest.fail(f"milvus-lite server on port {self.port} did not answer in "
+                                f"{wait:.0f} s; see {self.log.name}.")
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait(timeout=20)
+        self.proc = None
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory):
+    """A Milvus Lite server for the whole session (each test uses its own collection prefix)."""
+    root = tmp_path_factory.mktemp("milvus")
+    server = MilvusServer(root / "data").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def milvus_env(milvus_server, monkeypatch, request):
+    """RAG_* variables that point this test's pipelines at the session's Milvus server, under
+    a collection prefix of its own."""
+    import hashlib
+
+    prefix = "t" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:10]
+    env = {"RAG_BACKEND": "milvus", "RAG_MILVUS_URI": milvus_server.uri,
+           "RAG_MILVUS_PREFIX": prefix}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return env

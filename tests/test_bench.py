@@ -93,7 +93,8 @@ def test_quick_bench_run_reports_every_figure(corpus_home, monkeypatch, capsys, 
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     live = corpus_home / "index"
     out = tmp_path / "report" / "bench.md"
-    assert main(["bench", "--scale", "2000", "--json", "--out", str(out)]) == 0
+    assert main(["bench", "--scale", "2000", "--backend-chunks", "600", "--json", "--out",
+                 str(out)]) == 0
     r = json.loads(capsys.readouterr().out)
 
     assert r["model"]["first_encode_s"] >= 0 and r["model"]["dim"] == 256
@@ -120,6 +121,16 @@ def test_quick_bench_run_reports_every_figure(corpus_home, monkeypatch, capsys, 
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
     md = out.read_text(encoding="utf-8")
     assert "HNSW recall@10" in md and "ours/naive" in md and "Gaussian noise" in md
+    # Both back-ends side by side, Milvus on the bench's own milvus-lite server.
+    local, milvus = r["backends"]
+    assert (local["backend"], milvus["backend"]) == ("local", "milvus")
+    for b in (local, milvus):
+        assert b["five"]["chunks"] == r["build"]["chunks"] and b["five"]["chunks_per_s"] > 0
+        assert b["five"]["search_ms"]["n"] == 12 and b["five"]["search_ms"]["p50"] > 0
+        assert b["synthetic"]["n_chunks"] == 600 and b["synthetic"]["rows_per_s"] > 0
+        assert b["synthetic"]["search_ms"]["p50"] > 0 and b["rss"]["vmhwm_mb"] > 0
+    assert milvus["server_rss"]["vmrss_mb"] > 0 and "server_rss" not in local
+    assert "Index back-ends side by side" in md
     assert not live.exists()
 
 

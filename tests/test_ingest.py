@@ -222,7 +222,7 @@ def test_fingerprints(tmp_path):
     p.write_text(ARTICLE, encoding="utf-8")
     assert file_fingerprint(p) == hashlib.sha256(p.read_bytes()).hexdigest()
     # The index manifest's fingerprint (rag.index) is the one that marks an index stale.
-    from rag.index.store import corpus_fingerprint
+    from rag.index.manifest import corpus_fingerprint
 
     doc = load_document(p)
     fp = corpus_fingerprint([doc])

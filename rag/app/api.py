@@ -170,6 +170,11 @@ def _add_api_routes(app: FastAPI, pipeline: Pipeline, feedback: FeedbackLog,
         """One article with its cleaned text and paragraph spans."""
         return document_to_dict(pipeline.document(doc_id), with_text=True)
 
+    @app.delete("/api/docs/{doc_id}", dependencies=auth, tags=["api"])
+    def api_remove(doc_id: str) -> dict:
+        """Remove one article from the index (and its file from the corpus folder)."""
+        return {"removed": list(pipeline.remove([doc_id]))}
+
     @app.get("/api/health", tags=["api"])
     def api_health() -> JSONResponse:
         """``status`` "ok", or "error" with the message (HTTP 503)."""
@@ -226,6 +231,10 @@ def serve(settings: Settings | None = None, host: str | None = None,
     settings = settings or Settings.load()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
-    app = create_app(Pipeline(settings))
+    pipeline = Pipeline(settings)
+    # A shared index that cannot be reached at start is a deployment error: exit (the CLI
+    # prints it in one line) rather than serve 503s. Later outages are reported per request.
+    pipeline.store.ping()
+    app = create_app(pipeline)
     uvicorn.run(app, host=host or settings.host, port=port or settings.port,
                 log_level="info", timeout_graceful_shutdown=5)

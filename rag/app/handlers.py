@@ -120,10 +120,22 @@ class UIHandlers:
 
     # -- 文章
     def refresh_docs(self):
-        """The article table and the article choices of both filters."""
+        """The article table and the article choices of both filters and of removal."""
         choices = self._doc_choices()
         return (articles_html(self.pipeline), gr.update(choices=choices),
-                gr.update(choices=choices))
+                gr.update(choices=choices), gr.update(choices=choices, value=[]))
+
+    def do_remove(self, doc_ids):
+        """Remove the chosen articles; a one-line outcome, then the refreshed lists."""
+        if not doc_ids:
+            return ('<div class="src-note">请先选择要删除的文章。</div>', *(gr.skip(),) * 4)
+        try:
+            removed = self.pipeline.remove(list(doc_ids))
+        except RagError as e:
+            return (f'<div class="src-note">{html.escape(zh_error(e))}</div>',
+                    *(gr.skip(),) * 4)
+        msg = f'<p class="muted">已删除 {len(removed)} 篇文章:{html.escape("、".join(removed))}。</p>'
+        return (msg, *self.refresh_docs())
 
     def _doc_choices(self) -> list[tuple[str, str]]:
         try:

@@ -75,8 +75,9 @@ def build_ui(pipeline: Pipeline, feedback: FeedbackLog) -> gr.Blocks:
                 padding=False)
         chat_docs = _chat_tab(on, s)
         search_docs = _search_tab(on, s)
-        refresh, doc_list = _docs_tab()
-        lists = [doc_list, chat_docs, search_docs]
+        refresh, doc_list, remove_docs, remove_btn, remove_out = _docs_tab()
+        lists = [doc_list, chat_docs, search_docs, remove_docs]
+        remove_btn.click(on.do_remove, remove_docs, [remove_out, *lists])
         # One bound method for both events: Gradio keys concurrency groups by id(fn), so
         # the button and the page load share one queue.
         refresh_docs = on.refresh_docs
@@ -159,12 +160,19 @@ def _search_tab(on: UIHandlers, s: Settings) -> gr.Dropdown:
     return search_docs
 
 
-def _docs_tab() -> tuple[gr.Button, gr.HTML]:
-    """文章: the article table and its refresh button (wired by ``build_ui``)."""
+def _docs_tab() -> tuple[gr.Button, gr.HTML, gr.Dropdown, gr.Button, gr.HTML]:
+    """文章: the article table, its refresh button (wired by ``build_ui``) and removing
+    articles (behind the login when RAG_AUTH is set, as the whole UI is)."""
     with gr.Tab("文章", id="docs-tab"):
         refresh = gr.Button("刷新列表", size="sm")
         doc_list = gr.HTML("", elem_id="doc-list", padding=False)
-    return refresh, doc_list
+        with gr.Accordion("删除文章", open=False), gr.Row():
+            remove_docs = gr.Dropdown([], multiselect=True, label="要删除的文章", scale=4,
+                                      elem_id="remove-docs")
+            remove_btn = gr.Button("删除", variant="stop", scale=1, min_width=90,
+                                   elem_id="remove-btn")
+        remove_out = gr.HTML("", elem_id="remove-result", padding=False)
+    return refresh, doc_list, remove_docs, remove_btn, remove_out
 
 
 def _upload_tab(on: UIHandlers, s: Settings, lists: list) -> None:

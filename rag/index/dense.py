@@ -11,6 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from rag.errors import IndexStateError
+from rag.index.filter import RowFilter
 
 __all__ = ["REBUILD_HINT", "FaissVectorIndex", "VectorIndex", "choose_ann"]
 
@@ -22,7 +23,8 @@ class VectorIndex(Protocol):
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
     def delete(self, ids: np.ndarray) -> None: ...
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def search(self, queries: np.ndarray, k: int,
+               where: RowFilter | None = None) -> tuple[np.ndarray, np.ndarray]: ...
     def count(self) -> int: ...
     def save(self, path: Path) -> None: ...
 
@@ -68,10 +70,17 @@ class FaissVectorIndex:
             raise NotImplementedError("HNSW indexes are rebuilt, not edited")
         self._index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int,
+               where: RowFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` rows per query; ``where`` limits them to the rows its mask keeps."""
+        import faiss
+
         k = max(1, min(k, self.count()))
-        scores, ids = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
-        return scores, ids
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        if where is None:
+            return self._index.search(q, k)
+        sel = faiss.IDSelectorBatch(np.flatnonzero(where.mask).astype(np.int64))
+        return self._index.search(q, k, params=faiss.SearchParameters(sel=sel))
 
     def count(self) -> int:
         return int(self._index.ntotal)

@@ -10,17 +10,21 @@ from typing import Protocol
 
 import numpy as np
 
+from rag.index.filter import RowFilter
+
 __all__ = ["BM25KeywordIndex", "KeywordIndex"]
 
 
 class KeywordIndex(Protocol):
-    """Ranked keyword search over token lists."""
+    """Ranked keyword search over token lists, and the token statistics the retriever needs
+    (IDF weights, the typo corrector's vocabulary)."""
 
-    def add(self, ids: Sequence[int], token_lists: Sequence[list[str]]) -> None: ...
-    def delete(self, ids: Sequence[int]) -> None: ...
-    def search(self, query_tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def top(self, query: str, tokens: list[str], n: int,
+            where: RowFilter | None = None) -> list[tuple[int, float]]: ...
     def count(self) -> int: ...
-    def save(self, path: Path) -> None: ...
+    def vocabulary(self) -> list[str]: ...
+    def document_frequencies(self) -> dict[str, int]: ...
+    def token_counts(self) -> Counter[str]: ...
 
 
 class BM25KeywordIndex:
@@ -62,6 +66,22 @@ class BM25KeywordIndex:
         if not known:
             return np.zeros(len(self._ids), dtype=np.float32)
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+
+    def top(self, query: str, tokens: list[str], n: int,
+            where: RowFilter | None = None) -> list[tuple[int, float]]:
+        """(row, score) of the best ``n`` rows scoring above 0, ties by row; ``query`` is
+        the text the tokens came from (unused here: bm25s takes tokens)."""
+        s = self.scores(tokens)
+        if s.size == 0:
+            return []
+        if where is not None:
+            s = np.where(where.mask, s, 0.0)
+        nz = np.flatnonzero(s > 0)
+        if nz.size == 0:
+            return []
+        order = nz[np.lexsort((nz, -s[nz]))][:n]
+        ids = self._ids
+        return [(int(ids[i]), float(s[i])) for i in order]
 
     def search(self, query_tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         s = self.scores(query_tokens)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.index.dense import VectorIndex
-from rag.index.keyword import BM25KeywordIndex
+from rag.index.keyword import KeywordIndex
 from rag.index.manifest import Manifest, indexed_sentences
 from rag.text.patterns import normalize
 from rag.types import Chunk, Document
@@ -35,11 +35,14 @@ class SnapshotCache:
 
 
 class IndexSnapshot:
-    """A loaded, immutable view of one build: everything a query needs."""
+    """A loaded, immutable view of one build: everything a query needs.
 
-    def __init__(self, path: Path, manifest: Manifest, docs: dict[str, Document],
-                 chunks: list[Chunk], vectors: np.ndarray, dense: VectorIndex,
-                 keyword: BM25KeywordIndex, sentence_vectors: np.ndarray | None = None) -> None:
+    ``vectors`` (chunk vectors) is None when the dense index lives on a server (Milvus): a
+    filtered search then goes to the server with the article ids instead."""
+
+    def __init__(self, path: Path | str, manifest: Manifest, docs: dict[str, Document],
+                 chunks: list[Chunk], vectors: np.ndarray | None, dense: VectorIndex,
+                 keyword: KeywordIndex, sentence_vectors: np.ndarray | None = None) -> None:
         self.path = path
         self.manifest = manifest
         self.docs = docs

@@ -27,48 +27,25 @@ import os
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from rag.corpus.chunk import chunk_document
 from rag.errors import IndexStateError
-from rag.index.dense import REBUILD_HINT, FaissVectorIndex, choose_ann
-from rag.index.keyword import BM25KeywordIndex
-from rag.index.manifest import (
-    FORMAT_VERSION,
-    PASSAGE_CONTEXT,
-    Manifest,
-    corpus_fingerprint,
-    doc_fingerprint,
-    doc_from_row,
-    doc_to_row,
-    indexed_sentences,
-    keyword_input,
-    passage_input,
-    write_jsonl,
+from rag.index.build import (
+    Embedded,
+    SnapshotReuse,
+    prepare_build,
+    reusable,
 )
+from rag.index.dense import REBUILD_HINT, FaissVectorIndex
+from rag.index.keyword import BM25KeywordIndex
+from rag.index.manifest import FORMAT_VERSION, Manifest, doc_from_row, doc_to_row, write_jsonl
 from rag.index.snapshot import IndexSnapshot
-from rag.text.tokenize import Tokenizer, default_tokenizer
+from rag.text.tokenize import Tokenizer
 from rag.types import Chunk, Document
 
 __all__ = ["IndexStore"]
-
-_EMBED_BATCH = 64
-
-
-@dataclass
-class _Embedded:
-    """What one build embedded or reused."""
-
-    chunks: list[Chunk]
-    vectors: np.ndarray
-    sentence_vectors: np.ndarray
-    n_sentences: int
-    embedded_chunks: int
-    embedded_sentences: int
-    seconds: float
 
 
 class IndexStore:
@@ -85,6 +62,17 @@ class IndexStore:
             return None
         p = self.root / "builds" / cur.read_text().strip()
         return p if p.is_dir() else None
+
+    def live_name(self) -> str | None:
+        """The live build's name, read fresh from ``CURRENT`` (another process may have
+        switched it since this one loaded)."""
+        try:
+            return (self.root / "CURRENT").read_text().strip() or None
+        except OSError:
+            return None
+
+    def ping(self) -> None:
+        """Nothing to reach: the folder is local (the Milvus store checks its server)."""
 
     def exists(self) -> bool:
         """True when a live build exists (it may still be damaged: ``load`` checks)."""
@@ -137,34 +125,28 @@ class IndexStore:
             t0 = time.perf_counter()
             docs = sorted(docs, key=lambda d: d.doc_id)
             old = None if rebuild else self._reusable(encoder, chunk_chars, overlap)
-            emb = _embed(docs, encoder, old, chunk_chars, overlap, progress)
-            if _fail_after_embed:
-                raise RuntimeError("simulated crash during index build")
-            kind = choose_ann(ann, len(emb.chunks), ann_threshold)
-            dense = FaissVectorIndex(encoder.dim, kind)
-            ids = np.arange(len(emb.chunks), dtype=np.int64)
-            if len(emb.chunks):
-                dense.add(ids, emb.vectors)
-            keyword = BM25KeywordIndex()
-            tokenizer = tokenizer or default_tokenizer()
-            metas = {d.doc_id: d.meta for d in docs}
-            keyword.add(list(ids), [tokenizer.tokens(keyword_input(c, metas[c.doc_id]))
-                                    for c in emb.chunks])
-            manifest = Manifest(
-                format_version=FORMAT_VERSION, model_id=encoder.model_id,
-                model_checksum=encoder.fingerprint, dim=encoder.dim, chunk_chars=chunk_chars,
-                chunk_overlap_sentences=overlap, corpus_fingerprint=corpus_fingerprint(docs),
-                doc_fingerprints={d.doc_id: doc_fingerprint(d) for d in docs}, n_docs=len(docs),
-                n_chunks=len(emb.chunks), ann=kind, built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                build_seconds=round(time.perf_counter() - t0, 3),
-                embed_seconds=round(emb.seconds, 3), embedded_chunks=emb.embedded_chunks,
-                passage_context=PASSAGE_CONTEXT, n_sentences=emb.n_sentences,
-                embedded_sentences=emb.embedded_sentences, source_stamps=dict(source_stamps or {}))
-            name = self._write(docs, emb, dense, keyword, manifest)
+            emb, tokens, manifest = prepare_build(
+                docs, encoder, old, chunk_chars=chunk_chars, overlap=overlap, ann=ann,
+                ann_threshold=ann_threshold, tokenizer=tokenizer, progress=progress,
+                source_stamps=source_stamps, started=t0, fail_after_embed=_fail_after_embed)
+            name = self.write_build(docs, emb, tokens, manifest)
         self._collect_garbage(keep=name)
         return manifest
 
-    def _reusable(self, encoder, chunk_chars: int, overlap: int) -> IndexSnapshot | None:
+    def write_build(self, docs: Sequence[Document], emb: Embedded, tokens: list[list[str]],
+                    manifest: Manifest) -> str:
+        """Index ``emb``'s rows (FAISS over its vectors, BM25 over ``tokens``), write the build
+        folder and make it live; returns its name. The caller holds the writer lock (``build``
+        does) or owns the folder (the bench)."""
+        dense = FaissVectorIndex(manifest.dim, manifest.ann)
+        ids = np.arange(len(emb.chunks), dtype=np.int64)
+        if len(emb.chunks):
+            dense.add(ids, emb.vectors)
+        keyword = BM25KeywordIndex()
+        keyword.add(list(ids), tokens)
+        return self._write(docs, emb, dense, keyword, manifest)
+
+    def _reusable(self, encoder, chunk_chars: int, overlap: int) -> SnapshotReuse | None:
         """The live build, when its vectors can be reused (same model, chunking, context)."""
         if not self.exists():
             return None
@@ -172,13 +154,9 @@ class IndexStore:
             old = self.load(encoder.model_id, encoder.fingerprint)
         except IndexStateError:
             return None  # a damaged or other-model index is simply not reused
-        m = old.manifest
-        if (m.chunk_chars, m.chunk_overlap_sentences, m.passage_context) != (
-                chunk_chars, overlap, PASSAGE_CONTEXT):
-            return None
-        return old
+        return SnapshotReuse(old) if reusable(old.manifest, chunk_chars, overlap) else None
 
-    def _write(self, docs, emb: _Embedded, dense: FaissVectorIndex, keyword: BM25KeywordIndex,
+    def _write(self, docs, emb: Embedded, dense: FaissVectorIndex, keyword: BM25KeywordIndex,
                manifest: Manifest) -> str:
         """Write a build folder, fsync it, then switch ``CURRENT`` to it; returns its name."""
         builds = self.root / "builds"
@@ -266,46 +244,3 @@ def _check_consistent(snap: IndexSnapshot) -> None:
         if d is None or d.text[c.start:c.end] != c.text:
             raise IndexStateError(f"The index in {path} has chunks that do not match their "
                                   f"documents; {REBUILD_HINT}.")
-
-
-def _embed(docs: list[Document], encoder, old: IndexSnapshot | None, chunk_chars: int,
-           overlap: int, progress) -> _Embedded:
-    """Chunk ``docs`` and embed what ``old`` cannot give: chunks and sentences of new or
-    changed articles only."""
-    fps = {d.doc_id: doc_fingerprint(d) for d in docs}
-    reuse: dict[str, np.ndarray] = {}
-    reuse_sent: dict[tuple[str, int, int], np.ndarray] = {}
-    if old is not None:
-        same = {d for d, fp in old.manifest.doc_fingerprints.items() if fps.get(d) == fp}
-        reuse = {c.chunk_id: old.vectors[i] for i, c in enumerate(old.chunks) if c.doc_id in same}
-        reuse_sent = {span: old.sentence_vectors[i]
-                      for i, span in enumerate(old.sentence_spans) if span[0] in same}
-    chunks = [c for d in docs for c in chunk_document(d, chunk_chars, overlap)]
-    metas = {d.doc_id: d.meta for d in docs}
-    texts = {d.doc_id: d.text for d in docs}
-    # Sentences alone, without the title: on the eval, sentence vectors with the title
-    # matched questions worse than the bare sentence (the chunk vector has the title).
-    spans = indexed_sentences(docs)
-    vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
-    sentence_vectors = np.zeros((len(spans), encoder.dim), dtype=np.float32)
-    todo = [i for i, c in enumerate(chunks) if c.chunk_id not in reuse]
-    todo_sent = [i for i, span in enumerate(spans) if span not in reuse_sent]
-    for i, c in enumerate(chunks):
-        if c.chunk_id in reuse:
-            vectors[i] = reuse[c.chunk_id]
-    for i, span in enumerate(spans):
-        if span in reuse_sent:
-            sentence_vectors[i] = reuse_sent[span]
-    t0 = time.perf_counter()
-    total = len(todo) + len(todo_sent)
-    jobs = [(vectors, todo, lambda i: passage_input(chunks[i], metas[chunks[i].doc_id]), 0),
-            (sentence_vectors, todo_sent,
-             lambda i: texts[spans[i][0]][spans[i][1]:spans[i][2]], len(todo))]
-    for out, rows_todo, text_of, done_before in jobs:
-        for s in range(0, len(rows_todo), _EMBED_BATCH):
-            rows = rows_todo[s : s + _EMBED_BATCH]
-            out[rows] = encoder.encode([text_of(i) for i in rows], kind="passage")
-            if progress:
-                progress(done_before + min(s + _EMBED_BATCH, len(rows_todo)), total)
-    return _Embedded(chunks, vectors, sentence_vectors, len(spans), len(todo), len(todo_sent),
-                     time.perf_counter() - t0)

@@ -1,4 +1,5 @@
-"""Article and date filters as a row mask over the snapshot's chunks."""
+"""Article and date filters as a row filter over the snapshot's chunks: a mask for in-memory
+indexes and the article ids for a server-side one."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from rag.errors import InputError
+from rag.index.filter import RowFilter
 from rag.index.snapshot import IndexSnapshot
 
-__all__ = ["date_in_range", "row_mask"]
+__all__ = ["date_in_range", "row_filter"]
 
 
 def date_in_range(date: str | None, since: str | None, until: str | None) -> bool:
@@ -32,9 +34,9 @@ def date_in_range(date: str | None, since: str | None, until: str | None) -> boo
     return True
 
 
-def row_mask(snap: IndexSnapshot, row_doc: np.ndarray, doc_ids: Sequence[str] | None,
-             since: str | None, until: str | None) -> np.ndarray | None:
-    """Boolean mask over chunk rows, or None when nothing is filtered."""
+def row_filter(snap: IndexSnapshot, row_doc: np.ndarray, doc_ids: Sequence[str] | None,
+               since: str | None, until: str | None) -> RowFilter | None:
+    """The rows and articles a filtered search keeps, or None when nothing is filtered."""
     if not doc_ids and since is None and until is None:
         return None
     unknown = [d for d in (doc_ids or []) if d not in snap.docs]
@@ -42,4 +44,5 @@ def row_mask(snap: IndexSnapshot, row_doc: np.ndarray, doc_ids: Sequence[str] | 
         raise InputError(f"Unknown article id {unknown[0]!r}; `rag docs` lists the ids.")
     allowed = {d.doc_id for d in snap.docs.values()
                if (not doc_ids or d.doc_id in doc_ids) and date_in_range(d.meta.date, since, until)}
-    return np.array([doc in allowed for doc in row_doc], dtype=bool)
+    return RowFilter(np.array([doc in allowed for doc in row_doc], dtype=bool),
+                     tuple(sorted(allowed)))

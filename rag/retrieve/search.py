@@ -29,9 +29,10 @@ from datetime import date
 import numpy as np
 
 from rag.errors import InputError
+from rag.index.filter import RowFilter
 from rag.index.snapshot import IndexSnapshot
 from rag.retrieve.boosts import sentence_dense, sentence_lexical
-from rag.retrieve.filters import row_mask
+from rag.retrieve.filters import row_filter
 from rag.retrieve.fusion import Fused, fuse
 from rag.retrieve.query import QueryAnalysis, analyze
 from rag.settings import Settings
@@ -132,29 +133,24 @@ class Retriever:
         corrector = self.corrector()
         return expand_english(corrector.correct(query), corrector.pinyin_names(query))
 
-    def _dense(self, query: str, n: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
+    def _dense(self, query: str, n: int, where: RowFilter | None) -> list[tuple[int, float]]:
         q = self.query_vector(query)[None, :]
-        if mask is not None:
-            rows = np.flatnonzero(mask)
+        if where is not None and self.snap.vectors is not None:
+            rows = np.flatnonzero(where.mask)
             s = self.snap.vectors[rows] @ q[0]  # exact over the filtered rows
             top = rows[np.lexsort((rows, -s))][:n]
             sc = {int(r): float(v) for r, v in zip(rows, s, strict=True)}
             return [(int(r), sc[int(r)]) for r in top]
-        scores, ids = self.snap.dense.search(q, n)
+        if where is not None and not where.doc_ids:
+            return []
+        # A server-side index (Milvus) filters by article id; FAISS by the row mask.
+        scores, ids = self.snap.dense.search(q, n, where)
         return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
 
-    def _bm25(self, query: str, n: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
-        toks = self.tokenizer.tokens(query)
-        s = self.snap.keyword.scores(toks)
-        if s.size == 0:
+    def _bm25(self, query: str, n: int, where: RowFilter | None) -> list[tuple[int, float]]:
+        if where is not None and not where.doc_ids:
             return []
-        if mask is not None:
-            s = np.where(mask, s, 0.0)
-        nz = np.flatnonzero(s > 0)
-        if nz.size == 0:
-            return []
-        order = nz[np.lexsort((nz, -s[nz]))][:n]
-        return [(int(i), float(s[i])) for i in order]
+        return self.snap.keyword.top(query, self.tokenizer.tokens(query), n, where)
 
     def search(self, query: str, k: int | None = None, method: str = "hybrid",
                doc_ids: Sequence[str] | None = None, since: str | None = None,
@@ -172,17 +168,17 @@ class Retriever:
         timings: list[tuple[str, float]] = []
         t = time.perf_counter()
         searched = searched or self.prepare(query)
-        mask = row_mask(self.snap, self._row_doc, doc_ids, since, until)
+        where = row_filter(self.snap, self._row_doc, doc_ids, since, until)
         timings.append(("prepare", (time.perf_counter() - t) * 1000))
 
         ranked: dict[str, list[tuple[int, float]]] = {}
         if method in ("hybrid", "dense"):
             t = time.perf_counter()
-            ranked["dense"] = self._dense(searched, n, mask)
+            ranked["dense"] = self._dense(searched, n, where)
             timings.append(("dense", (time.perf_counter() - t) * 1000))
         if method in ("hybrid", "bm25"):
             t = time.perf_counter()
-            ranked["bm25"] = self._bm25(searched, n, mask)
+            ranked["bm25"] = self._bm25(searched, n, where)
             timings.append(("bm25", (time.perf_counter() - t) * 1000))
 
         t = time.perf_counter()

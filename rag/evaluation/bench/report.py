@@ -24,6 +24,8 @@ def render_markdown(r: dict, chart: str | None = "bench.png") -> str:
     out = _intro(r) + _five_articles(r)
     if r["scale"]:
         out += _scale_section(r)
+    if r.get("backends"):
+        out += _backends_section(r["backends"])
     if chart:
         out.append(f"\n![latency and build time]({chart})\n")
     return "\n".join(out) + "\n"
@@ -189,6 +191,42 @@ def write_chart(r: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _backends_section(rows: list[dict]) -> list[str]:
+    def lat(v: dict) -> str:
+        return f"{v['p50']} / {v['p95']}"
+
+    n = rows[0]["synthetic"]["n_chunks"]
+    out = ["\n## Index back-ends side by side\n",
+           "Each back-end in a process of its own, the same encoder and questions. Five "
+           "articles: a full build (every chunk and sentence embedded), then warm hybrid "
+           f"search, BM25 alone and extractive answers. {n} synthetic chunks (one article "
+           "each, vectors given, so no embedding): the rows written and switched in, the "
+           "build loaded as a serving process loads it, then warm hybrid search. Milvus is "
+           "a private `milvus-lite server` on loopback started by the bench; its RSS is the "
+           "server's, beside the client's.\n",
+           markdown_table(["figure", *(b["backend"] for b in rows)], [
+               ["five articles: build s (chunks/s)",
+                *(f"{b['five']['build_s']} ({b['five']['chunks_per_s']})" for b in rows)],
+               ["five articles: hybrid search p50 / p95 ms",
+                *(lat(b["five"]["search_ms"]) for b in rows)],
+               ["five articles: BM25 search p50 / p95 ms",
+                *(lat(b["five"]["bm25_ms"]) for b in rows)],
+               ["five articles: answer p50 / p95 ms", *(lat(b["five"]["ask_ms"]) for b in rows)],
+               ["five articles: client RSS MB", *(b["five"]["rss"]["vmrss_mb"] for b in rows)],
+               [f"{n} chunks: write + switch s (rows/s)",
+                *(f"{b['synthetic']['write_s']} ({b['synthetic']['rows_per_s']})"
+                  for b in rows)],
+               [f"{n} chunks: load s", *(b["synthetic"]["load_s"] for b in rows)],
+               [f"{n} chunks: hybrid search p50 / p95 ms",
+                *(lat(b["synthetic"]["search_ms"]) for b in rows)],
+               ["client peak RSS MB (VmHWM)", *(b["rss"]["vmhwm_mb"] for b in rows)],
+               ["server RSS MB (VmRSS / VmHWM)",
+                *(f"{b['server_rss'].get('vmrss_mb')} / {b['server_rss'].get('vmhwm_mb')}"
+                  if b.get("server_rss") else "—" for b in rows)],
+           ])]
+    return out
+
+
 def write_report(r: dict, out_md: Path) -> tuple[Path, Path, Path]:
     """Write ``out_md`` and, beside it, ``<stem>.json`` (raw numbers) and ``<stem>.png``."""
     out_md = Path(out_md)
@@ -221,4 +259,12 @@ def format_table(r: dict) -> str:
                      f"{s['hnsw']['recall_at_10']}, BM25 p50 {s['bm25']['query_ms']['p50']} ms, "
                      f"hybrid p50 {s['hybrid'][ann]['query_ms']['p50']} ms ({ann}), "
                      f"peak RSS {s['rss']['vmhwm_mb']:.0f} MB")
+    for b in r.get("backends", []):
+        syn = b["synthetic"]
+        lines.append(f"back-end {b['backend']:<6}: five articles hybrid p50 "
+                     f"{b['five']['search_ms']['p50']} ms, build {b['five']['build_s']} s; "
+                     f"{syn['n_chunks']} chunks write {syn['write_s']} s, hybrid p50 "
+                     f"{syn['search_ms']['p50']} ms; client peak RSS {b['rss']['vmhwm_mb']:.0f} MB"
+                     + (f", server {b['server_rss'].get('vmhwm_mb')} MB"
+                        if b.get("server_rss") else ""))
     return "\n".join(lines)

@@ -13,7 +13,10 @@ What one run measures (all on a private copy of the index, so the live one is un
   queried in the same run, with ours/naive ratios that stay comparable on a noisy machine;
 - scale: a synthetic corpus of N chunks per ``--scale`` size
   (:mod:`rag.evaluation.bench.synthetic`), indexed and searched in its own process
-  (:mod:`rag.evaluation.bench.scale`).
+  (:mod:`rag.evaluation.bench.scale`);
+- both index back-ends side by side (``--backends local,milvus``): five articles and
+  ``--backend-chunks`` synthetic chunks, search p50/p95, ingest throughput, RSS
+  (:mod:`rag.evaluation.bench.backends`).
 
 Example::
 
@@ -36,6 +39,7 @@ from typing import Any
 
 from rag.errors import InputError, RagError
 from rag.evaluation.baseline import NaiveRetriever, raw_corpus
+from rag.evaluation.bench.compare import compare_backends
 from rag.evaluation.bench.measure import (
     SCALE_TARGET_N,
     SERVING_QUESTIONS,
@@ -76,7 +80,9 @@ def parse_scales(spec: str | None) -> list[int]:
 
 def run_bench(settings: Settings, scales: Sequence[int] = (10_000, 100_000),
               max_questions: int | None = None, seed: int = SEED,
-              log: Callable[[str], None] = log_progress) -> dict:
+              log: Callable[[str], None] = log_progress,
+              backends: Sequence[str] = ("local", "milvus"),
+              backend_chunks: int = 10_000) -> dict:
     """Measure everything (see the module docstring) and return the raw numbers as a dict.
 
     The corpus folder is only read; the index is built in a temporary folder, so the live
@@ -117,6 +123,7 @@ def run_bench(settings: Settings, scales: Sequence[int] = (10_000, 100_000),
             r = run_worker("scale", cfg, env, 1800)
             r["ok"] = _scale_ok(r) if n >= SCALE_TARGET_N else None
             result["scale"].append(r)
+        result["backends"] = compare_backends(s, backends, questions, backend_chunks, env, log)
         result["bench_process"] = memory_mb()
     result["meta"]["total_s"] = round(time.perf_counter() - t_all, 1)
     result["meta"]["loadavg_end"] = loadavg()
@@ -208,7 +215,13 @@ def _scale_ok(r: dict) -> bool:
 def main_cli(args, settings: Settings) -> int:
     """``rag bench [--json] [--scale 10000,100000] [--out FILE]``: run, print, write report."""
     scales = parse_scales(getattr(args, "scale", "10000,100000"))
-    r = run_bench(settings, scales)
+    backends = [b for b in (getattr(args, "backends", "local,milvus") or "").split(",") if b]
+    unknown = [b for b in backends if b not in ("local", "milvus")]
+    if unknown:
+        raise InputError(f"--backends takes local and/or milvus, not {unknown[0]!r}.")
+    chunks = parse_scales(str(getattr(args, "backend_chunks", 10_000)))
+    r = run_bench(settings, scales, backends=backends,
+                  backend_chunks=chunks[0] if chunks else 10_000)
     out = Path(args.out) if getattr(args, "out", None) else Path(settings.eval_dir) / "bench.md"
     md, js, png = write_report(r, out)
     if getattr(args, "json", False):

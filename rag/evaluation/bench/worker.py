@@ -2,10 +2,11 @@
 
 The parent writes a JSON config and runs::
 
-    python -m rag.evaluation.bench.worker scale|serve CONFIG
+    python -m rag.evaluation.bench.worker scale|serve|backend CONFIG
 
 The worker prints its figures as one JSON line on stdout. ``serve`` times a fresh serving
-process (imports, first answer, peak RSS); ``scale`` is :func:`rag.evaluation.bench.scale.measure_scale`.
+process (imports, first answer, peak RSS); ``scale`` is :func:`rag.evaluation.bench.scale.measure_scale`, ``backend`` is
+:func:`rag.evaluation.bench.backends.measure_backend`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from rag.settings import PROJECT_ROOT, Settings
 
 __all__ = ["ROLES", "child_env", "main", "run_worker", "serve"]
 
-ROLES = ("scale", "serve")
+ROLES = ("backend", "scale", "serve")
 _MODULE = "rag.evaluation.bench.worker"
 
 
@@ -94,6 +95,11 @@ def main(argv: Sequence[str]) -> int:
     cfg = json.loads(Path(cfg_path).read_text(encoding="utf-8"))
     if role == "serve":
         out = serve(cfg)
+    elif role == "backend":
+        # Imported here, as the scale step below: the serve step times its own imports.
+        from rag.evaluation.bench.backends import measure_backend
+
+        out = measure_backend(cfg)
     else:
         # Imported here: the scale code loads FAISS, the index and the retriever, which the
         # serve step must import itself for its import time to mean anything.
