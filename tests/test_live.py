@@ -94,13 +94,13 @@ def test_api_delete_is_behind_auth(corpus_home, monkeypatch):
         assert victim not in ids
 
 
-def test_docs_tab_removes_articles(hash_pipeline, tmp_path):
+def test_docs_tab_removes_articles(madeup_pipeline, tmp_path):
     from rag.app.feedback import FeedbackLog
     from rag.app.handlers import UIHandlers
 
-    on = UIHandlers(hash_pipeline, FeedbackLog(tmp_path / "fb.jsonl"))
+    on = UIHandlers(madeup_pipeline, FeedbackLog(tmp_path / "fb.jsonl"))
     assert "请先选择" in on.do_remove([])[0]
-    victim = hash_pipeline.documents()[0]
+    victim = madeup_pipeline.documents()[0]
     msg, table, chat_docs, search_docs, remove_docs = on.do_remove([victim.doc_id])
     assert "已删除 1 篇" in msg and victim.doc_id in msg
     assert victim.meta.title not in table
