@@ -221,8 +221,8 @@ def _mount_ui(app: FastAPI, pipeline: Pipeline, feedback: FeedbackLog,
     # (create_app(..., with_ui=False), as the tests use it) never needs it.
     import gradio as gr
 
-    from rag.app.review_ui import REVIEW_CSS
-    from rag.app.ui import CSS, build_ui, theme
+    from rag.app.review_ui import REVIEW_CSS  # imported here too: it builds on gradio
+    from rag.app.ui import CSS, build_ui, theme  # imported here: see above
 
     demo = build_ui(pipeline, feedback, review)
     return gr.mount_gradio_app(app, demo, path="/", auth=users or None,

@@ -74,7 +74,8 @@ class ReviewHandlers:
         note = f"共 {len(entries)} 条反馈,已审核问题 {len(reviewed)} 条。"
         return (pd.DataFrame(entry_rows(entries), columns=FEEDBACK_HEADERS),
                 pd.DataFrame(reviewed_rows(reviewed), columns=REVIEWED_HEADERS),
-                figures_html(latest), str(png) if png else None, note)
+                figures_html(latest), gr.update(value=str(png) if png else None,
+                                                visible=png is not None), note)
 
     # -- opening an entry
     def pick_entry(self, evt: gr.SelectData):

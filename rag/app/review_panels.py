@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
 from rag.app.feedback import cap
-from rag.app.present import display_date
 from rag.evaluation.duplicates import Match
 from rag.text.patterns import FIGURE, normalize
 from rag.types import Document

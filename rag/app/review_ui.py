@@ -82,7 +82,7 @@ def review_tab(desk: ReviewDesk) -> None:
         gr.Markdown("**最新评测结果**(`rag eval --questions eval/reviewed.jsonl --history`)")
         figures = gr.HTML("", elem_id="rv-figures", padding=False)
         plot = gr.Image(None, type="filepath", show_label=False, elem_id="rv-plot",
-                        height=300, buttons=[], format="png")
+                        height=300, buttons=[], format="png", visible=False)
 
     filters = [down_only, pending_only, since]
     lists = [table, reviewed, figures, plot]
