@@ -118,3 +118,6 @@ def test_measure_command_reads_pairs_and_rejects_bad_files(tmp_path, capsys, mon
     bad.write_text('{"a": "只有一半"}\n', encoding="utf-8")
     assert main(["measure", str(bad)]) == 2
     assert "needs one" in capsys.readouterr().err
+    bad.write_text('{"a": "甲", "b": "乙", "same": true}\nnot json\n', encoding="utf-8")
+    assert main(["measure", str(bad)]) == 2
+    assert "line 2 is not valid JSON" in capsys.readouterr().err

@@ -104,6 +104,7 @@ def test_feedback_is_reviewed_into_the_eval_and_scored(app, tmp_path_factory):
         page.fill("#rv-keys textarea", "320")
         page.click("#rv-save")
         _wait_text(page, "#rv-status", "已保存")
+        _wait_text(page, "#rv-detail", "已审核")
         (saved,) = [json.loads(x) for x in (home / "eval" / "reviewed.jsonl").read_text(
             encoding="utf-8").splitlines()]
         assert saved["question"] == QUESTION and saved["evidence"] == [EVIDENCE]

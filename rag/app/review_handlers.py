@@ -160,9 +160,9 @@ class ReviewHandlers:
     # -- saving and the other actions
     def save(self, cur, question, no_answer, answer, keys, qtype, confirm, down_only,
              pending_only, since):
-        """Save the question; (status, confirm box, tables and figures refreshed)."""
+        """Save the question; (status, confirm box, tables and figures, state, entry)."""
         if not _key(cur):
-            return ("请先在列表中选择一条反馈。", gr.skip(), *(gr.skip(),) * 5)
+            return ("请先在列表中选择一条反馈。", gr.skip(), *(gr.skip(),) * 6)
         try:
             out = self.desk.save(cur.get("feedback_id", ""), question=question,
                                  evidence=self.desk.evidence(_key(cur)), answer=answer,
@@ -170,14 +170,19 @@ class ReviewHandlers:
                                  unanswerable=bool(no_answer), confirm_near=bool(confirm),
                                  question_id=cur.get("question_id", ""))
         except RagError as e:
-            return (f"⚠️ {zh_error(e)}", gr.skip(), *(gr.skip(),) * 5)
+            return (f"⚠️ {zh_error(e)}", gr.skip(), *(gr.skip(),) * 6)
         if out.saved is None:
             return (duplicate_note(out.duplicate), gr.update(visible=True, value=False),
-                    *(gr.skip(),) * 5)
+                    *(gr.skip(),) * 6)
         qid = out.saved["id"]
         lists = self.refresh(down_only, pending_only, since)[:4]
+        fid = cur.get("feedback_id", "")
+        try:
+            detail = entry_html(self.desk.entry(fid), self._docs(), fid) if fid else gr.skip()
+        except RagError:
+            detail = gr.skip()
         return (f"✅ 已保存为评测问题 {qid}(eval/reviewed.jsonl)。", gr.update(value=False),
-                *lists, {**cur, "question_id": qid})
+                *lists, {**cur, "question_id": qid}, detail)
 
     def skip(self, cur, down_only, pending_only, since):
         """Skip the current feedback entry."""

@@ -97,7 +97,7 @@ def review_tab(desk: ReviewDesk) -> None:
                    [evidence, answer, keys, qtype, status])
     clear_sel.click(on.clear_selection, cur, [evidence, status])
     save.click(on.save, [cur, question, no_answer, answer, keys, qtype, confirm, *filters],
-               [status, confirm, *lists, cur])
+               [status, confirm, *lists, cur, detail])
     skip.click(on.skip, [cur, *filters], [status, *lists, cur])
     delete.click(on.delete, [cur, *filters], [status, *lists, cur])
     delete_q.click(on.delete_question, [cur, *filters], [status, *lists, cur])

@@ -155,7 +155,13 @@ def _read_pairs(path: Path) -> list[dict]:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as e:
         raise InputError(f"Cannot read {path}: {e.strerror}.") from None
-    pairs = [json.loads(x) for x in lines if x.strip()]
+    pairs = []
+    for n, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                pairs.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise InputError(f"{path} line {n} is not valid JSON.") from None
     if not pairs or not all({"a", "b", "same"} <= set(p) for p in pairs):
         raise InputError(f"{path} needs one {{\"a\", \"b\", \"same\"}} object per line.")
     return pairs
