@@ -23,10 +23,13 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from rag.app.auth import Unauthorized, parse_auth, user_check
-from rag.app.feedback import FeedbackLog
+from rag.app.feedback import CAPS, FeedbackLog
 from rag.app.jsonio import answer_to_dict, document_to_dict, search_to_dict
 from rag.app.present import error_page, render_article
+from rag.app.review import ReviewDesk
+from rag.app.review_api import add_review_routes
 from rag.errors import NotFoundError, RagError
+from rag.evaluation.history import index_build
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 
@@ -57,11 +60,13 @@ class SearchBody(BaseModel):
 
 
 class FeedbackBody(BaseModel):
-    question: str
-    answer: str
-    citations: list[dict] = Field(default_factory=list)
+    question: str = Field(..., max_length=CAPS["question"])
+    answer: str = Field(..., max_length=CAPS["answer"])
+    citations: list[dict] = Field(default_factory=list, max_length=20)
     vote: Literal["up", "down"]
-    comment: str = Field("", max_length=5000)
+    comment: str = Field("", max_length=CAPS["comment"])
+    mode: Literal["extractive", "llm"] = "extractive"
+    index_build: str = Field("", max_length=200)  # default: the live index's build
 
 
 # -- the app
@@ -80,9 +85,11 @@ def create_app(pipeline: Pipeline, *, with_ui: bool = True) -> FastAPI:
     auth = [Depends(user_check(users))]
     _add_api_routes(app, pipeline, feedback, auth)
     _add_article_route(app, pipeline, auth)
+    review = ReviewDesk(pipeline, feedback)
+    add_review_routes(app, review, auth)
     if with_ui:
         # Routes above were added first, so they win over the UI mounted at "/".
-        app = _mount_ui(app, pipeline, feedback, users)
+        app = _mount_ui(app, pipeline, feedback, users, review)
     return app
 
 
@@ -184,9 +191,16 @@ def _add_api_routes(app: FastAPI, pipeline: Pipeline, feedback: FeedbackLog,
     @app.post("/api/feedback", dependencies=auth, tags=["api"])
     def api_feedback(body: FeedbackBody) -> dict:
         """Append one vote (👍 "up" / 👎 "down") with an optional comment."""
-        feedback.append(question=body.question, answer=body.answer, citations=body.citations,
-                        vote=body.vote, comment=body.comment)
-        return {"ok": True}
+        build = body.index_build
+        if not build:
+            try:
+                build = index_build(pipeline.snapshot)
+            except RagError:
+                build = ""  # no index: the vote is still worth keeping
+        rec = feedback.append(question=body.question, answer=body.answer,
+                              citations=body.citations, vote=body.vote, comment=body.comment,
+                              mode=body.mode, index_build=build)
+        return {"ok": True, "id": rec["id"]}
 
 
 def _add_article_route(app: FastAPI, pipeline: Pipeline, auth: list) -> None:
@@ -207,17 +221,18 @@ def _add_article_route(app: FastAPI, pipeline: Pipeline, auth: list) -> None:
 
 
 def _mount_ui(app: FastAPI, pipeline: Pipeline, feedback: FeedbackLog,
-              users: list[tuple[str, str]]) -> FastAPI:
+              users: list[tuple[str, str]], review: ReviewDesk | None = None) -> FastAPI:
     # Imported here to keep gradio lazy: it takes seconds to import, and the API-only app
     # (create_app(..., with_ui=False), as the tests use it) never needs it.
     import gradio as gr
 
-    from rag.app.ui import CSS, build_ui, theme
+    from rag.app.review_ui import REVIEW_CSS  # imported here too: it builds on gradio
+    from rag.app.ui import CSS, build_ui, theme  # imported here: see above
 
-    demo = build_ui(pipeline, feedback)
+    demo = build_ui(pipeline, feedback, review)
     return gr.mount_gradio_app(app, demo, path="/", auth=users or None,
                                auth_message="请输入管理员分配的账号和密码。",
-                               theme=theme(), css=CSS, footer_links=["api"],
+                               theme=theme(), css=CSS + REVIEW_CSS, footer_links=["api"],
                                max_file_size=pipeline.settings.max_upload_bytes,
                                show_error=True, ssr_mode=False)
 

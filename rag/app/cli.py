@@ -259,11 +259,24 @@ def cmd_eval(args) -> int:
     Example: rag eval --methods bm25,dense,hybrid,naive --report eval/report
     Validate a question file only: rag eval --validate --questions my.jsonl
     Refresh the regression guard's floor: rag eval --write-expected
+    Track figures over time: rag eval --questions eval/reviewed.jsonl --history
     """
     # Imported here: the eval code adds ~0.1 s of imports the other subcommands need not pay.
     from rag.evaluation.run import main_cli
 
     return main_cli(args, _settings(args))
+
+
+def cmd_review(args) -> int:
+    """Reviewed questions: list logged feedback, export or import the reviewed set.
+
+    Example: rag review list --down --pending
+    Share:   rag review export office-a.jsonl   then elsewhere   rag review import office-a.jsonl
+    """
+    # Imported here: the review desk pulls the eval modules the other subcommands never need.
+    from rag.app.review_cli import run_review
+
+    return run_review(args, _pipeline(args))
 
 
 def cmd_bench(args) -> int:
@@ -336,6 +349,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-answers", action="store_true", help="retrieval metrics only")
     sp.add_argument("--write-expected", action="store_true",
                     help="also write the guarded figures to eval/expected.json")
+    sp.add_argument("--history", action="store_true", help="also append this run's figures to "
+                    "eval/history.jsonl and plot accuracy over time into the report")
+    sp = add("review", cmd_review)
+    sp.add_argument("action", choices=["list", "export", "import"])
+    sp.add_argument("file", nargs="?", help="JSONL file to export to or import from")
+    sp.add_argument("--down", action="store_true", help="list: 👎 votes only")
+    sp.add_argument("--pending", action="store_true", help="list: not yet reviewed only")
+    sp.add_argument("--since", default="", help="list: on or after YYYY[-MM[-DD]]")
+    sp.add_argument("--json", action="store_true")
     sp = add("bench", cmd_bench)
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--scale", default="10000,100000", help="synthetic corpus sizes in chunks")

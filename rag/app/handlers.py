@@ -26,6 +26,7 @@ from rag.app.panels import (
 )
 from rag.app.present import display_date
 from rag.errors import RagError
+from rag.evaluation.history import index_build
 from rag.pipeline import Pipeline
 from rag.types import Answer
 
@@ -82,8 +83,9 @@ class UIHandlers:
             return
         assert ans is not None
         msgs[-1] = {"role": "assistant", "content": answer_markdown(ans)}
-        turns.append({"question": q, "answer": ans.text,
-                      "citations": [c.to_dict() for c in ans.citations]})
+        turns.append({"question": q, "answer": ans.text, "mode": ans.mode,
+                      "citations": [c.to_dict() for c in ans.citations],
+                      "index_build": index_build(self.pipeline.snapshot)})
         yield gr.skip(), msgs, msgs, turns, sources_html(ans, self._texts(ans)), gr.skip()
 
     def _texts(self, ans: Answer) -> dict[str, str]:
@@ -100,7 +102,8 @@ class UIHandlers:
         t = turns[i]
         vote = "up" if data.liked in (True, "Like") else "down"
         self.feedback.append(question=t["question"], answer=t["answer"],
-                             citations=t["citations"], vote=vote, comment=comment or "")
+                             citations=t["citations"], vote=vote, comment=comment or "",
+                             mode=t.get("mode", ""), index_build=t.get("index_build", ""))
         return "", f"已记录反馈({'👍' if vote == 'up' else '👎'}),谢谢!"
 
     def new_chat(self):

@@ -45,9 +45,11 @@ def article_url(doc_id: str, start: int | None = None, end: int | None = None) -
     return url
 
 
-def render_article(doc: Document, start: int | None = None, end: int | None = None) -> str:
+def render_article(doc: Document, start: int | None = None, end: int | None = None,
+                   extra: str = "") -> str:
     """The full cleaned article as an escaped HTML page; ``text[start:end]`` is marked
-    ``<mark id="hl">`` and scrolled into view."""
+    ``<mark id="hl">`` and scrolled into view. ``extra`` (trusted HTML, e.g. the review
+    tools) goes at the end of the page."""
     m = doc.meta
     text = doc.text
     note = ""
@@ -79,7 +81,7 @@ def render_article(doc: Document, start: int | None = None, end: int | None = No
 <script>
 (function(){{var h=document.getElementById("hl");
 if(h){{h.scrollIntoView({{block:"center"}});}}}})();
-</script>
+</script>{extra}
 </body></html>"""
 
 

@@ -1,4 +1,4 @@
-"""The Gradio UI (Chinese): 问答 (chat with sources), 检索, 文章, 上传.
+"""The Gradio UI (Chinese): 问答 (chat with sources), 检索, 文章, 上传, 审核 (rag.app.review_ui).
 
 Every call goes through the one ``Pipeline`` the web app owns; nothing here loads a model.
 ``build_ui`` only builds the Blocks: the tabs' layout is here, what the events do is in
@@ -15,6 +15,8 @@ import gradio as gr
 from rag.app.feedback import FeedbackLog
 from rag.app.handlers import METHODS, MODE_EXTRACTIVE, MODE_LLM, UIHandlers
 from rag.app.panels import sources_html
+from rag.app.review import ReviewDesk
+from rag.app.review_ui import review_tab
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 
@@ -62,8 +64,10 @@ def theme() -> gr.themes.Base:
                           font_mono=("Noto Sans Mono CJK SC", "monospace"))
 
 
-def build_ui(pipeline: Pipeline, feedback: FeedbackLog) -> gr.Blocks:
-    """Build (not launch) the UI over ``pipeline``; votes go to ``feedback``."""
+def build_ui(pipeline: Pipeline, feedback: FeedbackLog,
+             review: ReviewDesk | None = None) -> gr.Blocks:
+    """Build (not launch) the UI over ``pipeline``; votes go to ``feedback``; with a
+    ``review`` desk, the 审核 tab turns them into eval questions."""
     s = pipeline.settings
     on = UIHandlers(pipeline, feedback)
     login_line = ("🔒 已启用登录(账号由管理员分配)。" if s.auth
@@ -84,6 +88,8 @@ def build_ui(pipeline: Pipeline, feedback: FeedbackLog) -> gr.Blocks:
         refresh.click(refresh_docs, None, lists)
         demo.load(refresh_docs, None, lists)
         _upload_tab(on, s, lists)
+        if review is not None:
+            review_tab(review)
 
     demo.queue(default_concurrency_limit=4)
     return demo

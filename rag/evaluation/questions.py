@@ -34,7 +34,7 @@ from rag.text.patterns import normalize, split_sentences
 
 __all__ = ["DEFAULT_FILE", "QUESTION_TYPES", "RELDATE_TAG", "REQUIRED_KEYS", "Question",
            "load_eval_questions", "load_questions", "load_texts", "main", "normalize",
-           "report_problems", "validate"]
+           "parse_question", "report_problems", "validate"]
 
 QUESTION_TYPES = frozenset(
     {"fact", "number", "entity", "date", "temporal", "multi_doc", "unanswerable"}
@@ -119,6 +119,12 @@ def _parse_line(line: str) -> Question:
         obj = json.loads(line)
     except json.JSONDecodeError as err:
         raise ValueError(f"not valid JSON ({err.msg} at column {err.colno}).") from None
+    return parse_question(obj)
+
+
+def parse_question(obj: object) -> Question:
+    """One decoded JSON object -> Question, raising ValueError with a one-sentence reason.
+    Keys beyond the format's (origin fields such as ``source``) are ignored."""
     if not isinstance(obj, dict):
         raise ValueError(f"expected a JSON object, got {type(obj).__name__}.")
     missing = [k for k in REQUIRED_KEYS if k not in obj]

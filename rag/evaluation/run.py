@@ -13,6 +13,7 @@ From the shell::
     rag eval --questions my.jsonl --methods hybrid
     rag eval --llm                        # the LLM answerer too (RAG_LLM_BASE_URL)
     rag eval --write-expected             # also refresh eval/expected.json (the guard's floor)
+    rag eval --sets dev --history         # also append to eval/history.jsonl, plot history.png
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from rag.errors import InputError
 from rag.evaluation.baseline import NAIVE_OVERLAP, NAIVE_WINDOW, NaiveRetriever, raw_corpus
 from rag.evaluation.common import percentiles, progress_bar
 from rag.evaluation.guard import write_expected
+from rag.evaluation.history import record_run
 from rag.evaluation.metrics import (
     EVAL_K,
     answer_correct,
@@ -49,7 +51,7 @@ from rag.evaluation.summary import (
     retrieval_figures,
 )
 from rag.pipeline import Pipeline
-from rag.settings import Settings
+from rag.settings import PROJECT_ROOT, Settings
 
 __all__ = ["DEFAULT_METHODS", "METHODS", "main_cli", "parse_methods", "run_eval",
            "validate_all"]
@@ -250,6 +252,12 @@ def main_cli(args, settings: Settings) -> int:
     report = Path(args.report) if getattr(args, "report", None) else (
         Path(settings.eval_dir) / "report")
     combined = write_sets_report(results, report)
+    if getattr(args, "history", False):
+        png = record_run({n: r.summary for n, r in results.items()},
+                         history=Path(settings.eval_dir) / "history.jsonl", root=PROJECT_ROOT,
+                         snapshot=pipeline.snapshot, report_dir=report)
+        print(f"history: {Path(settings.eval_dir) / 'history.jsonl'}, plot {png}",
+              file=sys.stderr)
     if getattr(args, "write_expected", False):
         path = write_expected({n: r.summary for n, r in results.items()},
                               Path(settings.eval_dir) / "expected.json")

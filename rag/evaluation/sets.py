@@ -17,7 +17,8 @@ from rag.evaluation.common import markdown_table
 from rag.evaluation.report import write_report
 from rag.evaluation.results import EvalResult
 
-__all__ = ["EVAL_SETS", "COMPARE_ROWS", "compare_table", "resolve_sets", "write_sets_report"]
+__all__ = ["EVAL_SETS", "COMPARE_ROWS", "compare_table", "find_figure", "resolve_sets",
+           "write_sets_report"]
 
 EVAL_SETS = ("dev", "test", "reviewed")  # eval/<name>.jsonl, in this order
 # (label, dotted path into one set's summary, format)
@@ -66,7 +67,8 @@ def resolve_sets(eval_dir: Path, names: str | None, questions: str | None) -> di
     return found
 
 
-def _lookup(summary: Mapping, dotted: str):
+def find_figure(summary: Mapping, dotted: str):
+    """``summary["answers"]["all"]["accuracy"]`` for "answers.all.accuracy"; None if absent."""
     cur = summary
     for part in dotted.split("."):
         if not isinstance(cur, Mapping) or part not in cur:
@@ -80,7 +82,7 @@ def compare_table(summaries: Mapping[str, dict], markdown: bool = True) -> str:
     names = list(summaries)
     rows = []
     for label, path, fmt in COMPARE_ROWS:
-        vals = [_lookup(summaries[n], path) for n in names]
+        vals = [find_figure(summaries[n], path) for n in names]
         if all(v is None for v in vals):
             continue
         rows.append([label, *("-" if v is None else format(v, fmt) for v in vals)])
