@@ -46,7 +46,9 @@ ARTICLES = {
         "有了调度平台,配送的变化很大,配送员接单更灵活。"
         "调度平台上线一年,一单的配送成本降低了两成。\n\n"
         "记者从滨江区交通局了解到,滨江区近年来先后印发了《滨江区智能物流产业发展行动方案(2022—2024年)》"
-        "《滨江区低空配送三年行动计划(2025—2027年)》等政策文件,持续加大支持力度。",
+        "《滨江区低空配送三年行动计划(2025—2027年)》等政策文件,持续加大支持力度。\n\n"
+        "滨江调度中心负责人表示,中心将持续扩容,打造全省领先的配送调度网络。\n\n"
+        "滨江调度中心于2025年建成投用。这是全省首个专门服务无人配送的区级调度中心。",
     ),
 }
 
@@ -175,6 +177,10 @@ def test_a_quoted_title_puts_the_key_where_the_sentence_names_it(pipe):
     _answered(a)
     first = a.text.split("\n")[0]
     assert "2025—2027" in first, first
+
+
+def test_what_is_special_is_a_first_before_a_superlative(pipe):
+    _answered(pipe.ask("滨江调度中心在全省有什么特别之处？"), "首个")
 
 
 def test_the_key_comes_first_then_the_cited_sentence(pipe):

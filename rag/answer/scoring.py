@@ -26,7 +26,7 @@ from rag.answer.features import (
 from rag.retrieve.query import QueryAnalysis
 from rag.text.glossary import english_terms
 from rag.text.lexicon import LEXICON
-from rag.text.patterns import ANAPHOR_START
+from rag.text.patterns import ANAPHOR_START, FIRST
 from rag.text.tokenize import Tokenizer
 
 __all__ = ["Scorer", "Weights"]
@@ -52,6 +52,7 @@ class Weights:
     fragment: float = -0.5  # a heading or fragment under 8 characters
     list_items: float = 0.6  # an announced list with its items, for a list question
     figure_clause: float = 1.0  # x the question's words next to a figure (figure questions)
+    first: float = 0.3  # a first or an only, for "有什么特别之处"
     phrase: float = 0.2  # x the share of the question's word pairs written together
     measure_class: float = 0.3  # x the share of the question's measure words (or classmates)
 
@@ -140,8 +141,10 @@ class Scorer:
         cov, attribute = self.coverage(c)
         s = (w.coverage_english if qa.english else w.coverage) * cov
         typed = holds_answer_type(qa, c.text, self.tk)
-        if typed and qa.qtype != "fact":
+        if typed and (qa.qtype != "fact" or qa.asks_rank):
             s += w.answer_type
+            if qa.qtype == "fact" and FIRST.search(c.text):
+                s += w.first
         elif qa.qtype == "number":
             s += w.wrong_type
         # An announced list answers a list question whose noun the announcement names
