@@ -48,7 +48,12 @@ ARTICLES = {
         "记者从滨江区交通局了解到,滨江区近年来先后印发了《滨江区智能物流产业发展行动方案(2022—2024年)》"
         "《滨江区低空配送三年行动计划(2025—2027年)》等政策文件,持续加大支持力度。\n\n"
         "滨江调度中心负责人表示,中心将持续扩容,打造全省领先的配送调度网络。\n\n"
-        "滨江调度中心于2025年建成投用。这是全省首个专门服务无人配送的区级调度中心。",
+        "滨江调度中心于2025年建成投用。这是全省首个专门服务无人配送的区级调度中心。\n\n"
+        "5月8日,滨江无人配送大会在滨江会展中心举行。活动汇聚企业代表和市民300余人。\n\n"
+        "2026年,滨江调度中心被确定为全省无人配送示范中心之一。\n\n"
+        "滨江区将加快建设物流枢纽。\n\n"
+        "完善配送网络,新增无人配送线路超20条,实现快递业务量增长15%以上。\n\n"
+        "启明物流是滨江区冷链和快递两条产业链“双链主”,提供仓储、运输、配送、结算等全链条服务。",
     ),
 }
 
@@ -181,6 +186,25 @@ def test_a_quoted_title_puts_the_key_where_the_sentence_names_it(pipe):
 
 def test_what_is_special_is_a_first_before_a_superlative(pipe):
     _answered(pipe.ask("滨江调度中心在全省有什么特别之处？"), "首个")
+
+
+def test_a_headcount_of_an_event_is_read_with_the_sentence_naming_the_event(pipe):
+    _answered(pipe.ask("滨江无人配送大会大概来了多少人？"), "300余人")
+
+
+def test_the_noun_after_shenme_is_what_is_asked_not_a_word_the_answer_repeats(pipe):
+    # jieba reads "确定为什么定位" as 为什么 (why): the question still asks which 定位.
+    _answered(pipe.ask("2026年滨江调度中心被省里确定为什么定位？"), "示范中心")
+
+
+def test_a_target_in_a_list_of_targets_after_a_plan_paragraph(pipe):
+    _answered(pipe.ask("滨江快递业务量增长目标是多少？"), "15%")
+
+
+def test_a_quoted_phrase_puts_the_key_on_its_clause_for_a_list_question(pipe):
+    a = pipe.ask("启明物流是哪两条产业链的“双链主”？")
+    _answered(a)
+    assert "冷链和快递" in a.text.split("\n")[0], a.text
 
 
 def test_the_key_comes_first_then_the_cited_sentence(pipe):

@@ -158,3 +158,16 @@ def test_the_noun_after_a_question_word_names_the_answers_type_not_a_shared_word
 def test_a_question_asking_what_changed_is_no_list():
     assert answer_type("调度平台上线后配送的花费有什么变化") == "fact"
     assert answer_type("调度平台有什么功能") == "list"
+
+
+def test_the_noun_after_shenme_is_the_type_asked():
+    from rag.answer.features import asked_noun
+    from rag.retrieve.query import analyze
+    from rag.text.spelling import TypoCorrector
+    from rag.text.tokenize import default_tokenizer
+
+    tk = default_tokenizer()
+    corrector = TypoCorrector({}, "", tk)
+    qa = analyze("星河园区被确定为什么定位", tk, corrector, date(2026, 1, 1))
+    assert asked_noun(qa, tk) == "定位"  # jieba reads 为什么 here
+    assert asked_noun(analyze("星河园区为什么发展快", tk, corrector, date(2026, 1, 1)), tk) == ""

@@ -83,7 +83,7 @@ def window(qa: QueryAnalysis, doc_text: str, s: int, e: int, words: Sequence[str
     subject = {t for x in qa.subjects for t in (x, *tk.tokens(x))}
     need_type = any(typed)  # a window without the asked figure/date/name answers nothing
     # A title or phrase the question quotes (《…》, “…”) is where the answer is: the key holds it.
-    quoted = [normalize(q) for q in quoted_spans(qa.corrected) if len(q) >= 4]
+    quoted = [normalize(q) for q in quoted_spans(qa.corrected) if len(q) >= 2]
     holds_quote = [any(q in normalize(doc_text[a:b]) for q in quoted) for a, b in clauses]
     best, span = float("-inf"), (s, min(e, s + limit))
     for i in range(len(clauses)):
@@ -95,7 +95,9 @@ def window(qa: QueryAnalysis, doc_text: str, s: int, e: int, words: Sequence[str
             seen |= toks[j] & wanted
             has_type = has_type or typed[j]
             quotes = quotes or holds_quote[j]
-            if need_type and not has_type:
+            # A list or a description is where the quoted phrase is, typed or not; a date or
+            # a figure must still be in the key.
+            if need_type and not has_type and not (quotes and qa.qtype in ("list", "fact")):
                 continue
             value = (sum(idf.get(t, 1.0) * (0.5 if t in subject else 1.0) for t in seen)
                      + (_QUOTE_VALUE if quotes else 0.0)
@@ -131,7 +133,8 @@ def key_line(qa: QueryAnalysis, c: Candidate, view: SentenceView, words: Sequenc
     """The answer's first line for candidate ``c`` and the document span it comes from."""
     doc = view.docs[c.doc_id]
     date = doc.meta.date
-    if qa.qtype == "list":
+    quoted = [q for q in quoted_spans(qa.corrected) if len(q) >= 2 and q in c.text]
+    if qa.qtype == "list" and not quoted:  # a quoted phrase is where the answer is
         items = list_items(c.text)
         head = _announcement(c.text)
         if items:

@@ -22,6 +22,7 @@ from rag.text.patterns import (
     DATE_MENTION,
     HOW_MUCH,
     LIST_HEAD,
+    NAME_ASKED,
     PERSON_ROLE,
     PLAIN_QUANTITY,
     PROPORTION,
@@ -36,7 +37,7 @@ from rag.text.patterns import (
 )
 from rag.text.tokenize import Tokenizer
 
-__all__ = ["ANSWER_TYPES", "ORG_SUFFIXES", "coverage", "question_phrases", "figure_clause_coverage", "wh_target", "list_head", "named_people", "role_of_other", "names_organisation", "weight", "holds_answer_type", "is_plan", "plan_fit",
+__all__ = ["ANSWER_TYPES", "ORG_SUFFIXES", "coverage", "asks_name", "asked_noun", "question_phrases", "figure_clause_coverage", "wh_target", "list_head", "named_people", "role_of_other", "names_organisation", "weight", "holds_answer_type", "is_plan", "plan_fit",
            "question_words", "year_fit", "YEAR_CLASH", "YEAR_ELSEWHEN"]
 
 ANSWER_TYPES = ("date", "entity", "number", "list", "fact")
@@ -97,6 +98,21 @@ def wh_target(qa: QueryAnalysis, tokenizer: Tokenizer) -> set[str]:
             if len(phrase) >= 2 and phrase[-1][1].startswith("n"):
                 return {phrase[-1][0]}
     return set()
+
+
+def asks_name(qa: QueryAnalysis) -> bool:
+    """Does the question ask what something is called (叫什么, 名称), not who?"""
+    return qa.qtype == "fact" and not qa.wants_person and NAME_ASKED.search(qa.corrected) is not None
+
+
+def asked_noun(qa: QueryAnalysis, tokenizer: Tokenizer) -> str:
+    """The noun right after 什么 ("确定为什么定位" -> 定位, where jieba reads 为什么): the
+    type of the answer. A sentence need not name it to state the answer ("被确定为…集聚区")."""
+    tagged = tokenizer.tagged(qa.corrected)
+    for i, (w, _) in enumerate(tagged[:-1]):
+        if w in ("什么", "为什么") and tagged[i + 1][1].startswith("n"):
+            return tagged[i + 1][0]
+    return ""
 
 
 def question_phrases(qa: QueryAnalysis, tokenizer: Tokenizer) -> list[str]:
@@ -183,6 +199,8 @@ def holds_answer_type(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> boo
         return names_organisation(qa, text)
     if qa.qtype == "fact" and qa.asks_rank:  # "有什么特别之处": a first, a best, the only
         return bool(RANK.search(text) or SUPERLATIVE.search(text))
+    if asks_name(qa):  # "这项行动叫什么": a name, written in quotes or as a title
+        return QUOTED.search(text) is not None
     if qa.qtype == "list":
         head = list_head(qa.corrected, tokenizer)
         if head:  # "哪几条地铁线" asks for instances of (地铁)线: 3号线、7号线

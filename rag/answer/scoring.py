@@ -12,6 +12,8 @@ from rag.answer.candidates import Candidate, SentenceView
 from rag.answer.features import (
     YEAR_CLASH,
     YEAR_ELSEWHEN,
+    asked_noun,
+    asks_name,
     coverage,
     figure_clause_coverage,
     holds_answer_type,
@@ -26,7 +28,7 @@ from rag.answer.features import (
 from rag.retrieve.query import QueryAnalysis
 from rag.text.glossary import english_terms
 from rag.text.lexicon import LEXICON
-from rag.text.patterns import ANAPHOR_START, FIRST
+from rag.text.patterns import ANAPHOR_START, FIRST, figure_with_unit
 from rag.text.tokenize import Tokenizer
 
 __all__ = ["Scorer", "Weights"]
@@ -69,10 +71,12 @@ class Scorer:
         self.words = question_words(qa, tokenizer, view.snap.idf)
         self.head = list_head(qa.corrected, tokenizer)
         self.phrases = [] if qa.english else question_phrases(qa, tokenizer)
+        self.asks_name = asks_name(qa)
+        self.people_unit = figure_with_unit(qa.unit) if qa.unit in ("人", "人次", "名") else None
         # The question's words that name a measure class (花费, 营收): a sentence stating that
         # measure, in these words or another of the class (成本), is about what is asked.
         self.classed = [t for t in self.words if LEXICON.measure_classes(t) and len(t) >= 2]
-        measure = set(qa.measure)
+        measure = set(qa.measure) - {asked_noun(qa, tokenizer)}
         # One character says little ("办", "发"): the attribute is read from longer words.
         self.measure_words = [t for t in self.words if t in measure and len(t) >= 2]
         # An English question names its measure through the glossary: a term whose Chinese
@@ -120,7 +124,11 @@ class Scorer:
         continues = ANAPHOR_START.match(c.text) is not None
         # The attribute must be stated in the sentence itself (or the one it continues); the
         # subject may sit around it.
-        attribute = coverage(self.measure_words, sentence, context if continues else set(),
+        # A headcount in the unit asked ("400余人") is about what the sentence before names
+        # ("…联盟成立大会" then "活动汇聚…400余人"): the measure may sit there.
+        counted = self.people_unit is not None and self.people_unit.search(c.text) is not None
+        attribute = coverage(self.measure_words, sentence,
+                             context if continues or counted else set(),
                              self.weights, text, continues) if self.measure_words else 1.0
         if self.qa.english:
             attribute = sum(any(coverage([w], sentence, set(), {w: 1.0}, text) for w in g)
@@ -130,7 +138,8 @@ class Scorer:
             attribute = 0.0
         if self.focus and not coverage([self.focus], sentence, context, {self.focus: 1.0}, text,
                                        continues, classes=not self.focus_whole) \
-                and not (self.plan_head and is_plan(c.text)):
+                and not (self.plan_head and (is_plan(c.text) or is_plan(
+                    self.view.paragraph_text(c, back=1)))):
             attribute = 0.0  # the role or measure asked is not named
         return coverage(self.words, sentence, context, self.weights, text, continues), attribute
 
@@ -141,7 +150,7 @@ class Scorer:
         cov, attribute = self.coverage(c)
         s = (w.coverage_english if qa.english else w.coverage) * cov
         typed = holds_answer_type(qa, c.text, self.tk)
-        if typed and (qa.qtype != "fact" or qa.asks_rank):
+        if typed and (qa.qtype != "fact" or qa.asks_rank or self.asks_name):
             s += w.answer_type
             if qa.qtype == "fact" and FIRST.search(c.text):
                 s += w.first

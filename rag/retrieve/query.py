@@ -283,6 +283,9 @@ _HOW_MANY = re.compile(r"^(多少|几)")
 _CLASSIFIER = frozenset("个家名项款台人次条元户场届位所座批种类辆件支艘")
 
 
+_PEOPLE = re.compile(PERSON_ROLE + r"$|人才$|专家$|代表$|游客$|学生$|用户$")
+
+
 def head_noun(q: str, subjects: tuple[str, ...], tokenizer: Tokenizer) -> str:
     """The word naming the attribute asked: the noun counted by 多少/几 (the last of its noun
     phrase: "多少个模型备案项目" -> 项目), else the last noun, or word of a measure class of the
@@ -311,6 +314,13 @@ def head_noun(q: str, subjects: tuple[str, ...], tokenizer: Tokenizer) -> str:
                 return nouns[-1]
             if w.startswith("哪") and not w.startswith(("哪里", "哪儿")):
                 return ""  # 哪个X / 哪家X: X names the answer's type
+            if _HOW_MANY.match(w) and not nouns and tagged[i + 1:i + 2] and \
+                    tagged[i + 1][0] in ("人", "人次", "名", "位"):
+                # "大会来了多少人": a headcount of an event; the noun before is the event
+                # (大会, 活动), which the sentence with the count may call otherwise.
+                before = [a for a, f in tagged[:i] if usable(a, f)]
+                if not before or not _PEOPLE.search(before[-1]):
+                    return ""
             before = [j for j, (a, f) in enumerate(tagged[:i]) if usable(a, f) or (
                 LEXICON.measure_classes(a) and a not in subjects)]
             if not before:

@@ -21,7 +21,7 @@ from functools import lru_cache
 __all__ = [
     "ANSWER_SENTENCE_END", "BARE_MONTH", "BARE_NUMBER", "DATE_MENTION", "ENUMERATOR",
     "LIST_ANNOUNCE", "LIST_HEAD", "PLAIN_QUANTITY", "PROPORTION", "RANK", "SUPERLATIVE", "WH_TARGET_EN", "RELATIVE_DATE", "FIGURE_PARTS", "holds_figure", "is_year_number",
-    "CJK", "CJK_CHARS", "PERSON_ROLE", "glossed_names", "QUOTED", "quoted_spans", "CJK_RUN", "CN_FIGURE", "DATE_UNITS", "DISTANCE_FIGURE", "HOW_MUCH", "DURATION_FIGURE", "MONEY_FIGURE", "CLAUSE_END", "CLOSERS", "FIGURE", "FIGURE_TOKEN", "FIRST",
+    "CJK", "CJK_CHARS", "PERSON_ROLE", "glossed_names", "NAME_ASKED", "QUOTED", "quoted_spans", "CJK_RUN", "CN_FIGURE", "DATE_UNITS", "DISTANCE_FIGURE", "HOW_MUCH", "DURATION_FIGURE", "MONEY_FIGURE", "CLAUSE_END", "CLOSERS", "FIGURE", "FIGURE_TOKEN", "FIRST",
     "MAGNITUDE", "NUMBER", "NUMBER_RE", "PARA_END", "REL_YEAR", "SENTENCE_END", "SPEECH_VERBS", "UNITS",
     "ANAPHOR_START", "ORDINAL_TOKEN", "YEAR", "YEAR_TOKEN", "ends_paragraph", "has_quantity", "name_ending", "figure_with_unit", "has_cjk", "is_english", "is_unspaced_char", "normalize", "paragraph_spans", "sentence_spans",
     "split_sentences",
@@ -59,6 +59,8 @@ def has_cjk(text: str) -> bool:
 _GLOSSED = re.compile(r"[(（][^)）]*[)）]|“[^”]*”|\"[^\"]*\"|《[^》]*》")
 
 
+# A question asking what something is called: its answer is a quoted name or a title.
+NAME_ASKED = re.compile(r"叫什么|叫做什么|叫啥|名称是|什么名称|名字是什么|什么名字|称为什么|名为什么")
 QUOTED = re.compile(r"“([^”]*)”|《([^》]*)》|\"([^\"]*)\"")
 
 
