@@ -2,8 +2,6 @@
 
     >>> answer_type("海珠2026年大模型目标是多少"), answer_type("Who chairs the alliance?")
     ('number', 'entity')
-    >>> split_parts("某区有多少家企业？另一区呢？")
-    ['某区有多少家企业', '另一区呢']
 
 A question is read in its own words: the language, typos fixed against the corpus, the answer
 type (a figure, a date, a person or organisation, a list), the subjects it names, the words
@@ -17,6 +15,13 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date
 
+from rag.retrieve.parts import (
+    complete_followup,
+    complete_part,
+    interval_events,
+    several_subjects,
+    split_parts,
+)
 from rag.text.glossary import expand_english
 from rag.text.lexicon import LEXICON
 from rag.text.patterns import (
@@ -25,6 +30,7 @@ from rag.text.patterns import (
     ORDINAL_TOKEN,
     PERSON_ROLE,
     REL_YEAR,
+    WH_WORD,
     YEAR,
     YEAR_TOKEN,
     glossed_names,
@@ -35,7 +41,7 @@ from rag.text.spelling import TypoCorrector
 from rag.text.tokenize import Tokenizer
 
 __all__ = ["QueryAnalysis", "analyze", "answer_type", "complete_followup", "event_verb", "head_noun",
-           "split_parts"]
+           "split_parts"]  # complete_followup and split_parts re-exported from rag.retrieve.parts
 
 # Questions asking for a plan or target; a "要/将" before the verb asks what is planned.
 _ASKS_PLAN = re.compile(r"目标|计划|规划|打算|预期|力争|要达到|准备|拟|要[^求]|将|target|goal|plan|aim")
@@ -46,30 +52,10 @@ _UNIT_ASK = re.compile(r"(?:多少|几)(亿元|万元|钱|P|个|家|人|名|款|
 _UNIT_FORMS = {"钱": "元", "亿": "亿", "万": "万", "亿元": "money", "万元": "money"}
 _DURATION = re.compile(r"多久|多长时间|多少天|几天|多少年|how long")
 _DISTANCE = re.compile(r"多远|距离多少|相距多少|相隔多少公里|how far")
-# One question in several: split at question marks and semicolons, and at a comma that starts
-# an elliptical follow-up ("…，B区呢").
-_PART_SEP = re.compile(r"[？?；;]+|[，,](?=[^，,？?]{1,20}呢)|,?\s+and\s+(?=(?:when|what|who|how|"
-                       r"which|where)\b)")
-# "A和B前后相隔几年": the interval between two events is asked; each event's date answers it.
-_INTERVAL = re.compile(r"[,，]?\s*(?:前后)?(?:大约|大概|约)?(?:相隔|相差|间隔|隔了|差了|相距)(?:大约|大概|约)?"
-                       r"(?:多少|几|多久).*$")
-_FROM_TO = re.compile(r"^(.*?)从(.+?)(?:到|至)(.+)$")
-_ELLIPSIS_HEAD = re.compile(r"^(那么|那|还有|另外|以及|and |what about )")
-_ELLIPSIS_TAIL = re.compile(r"(呢|吗)$")
-_WH = re.compile(r"(是多少|有多少|多少|多[远久大高长重宽深]|几|是谁|谁|哪[一个家位些里天年月]?|什么|何时|何|"
-                 r"如何|怎么|怎样|"
-                 r"how many|how much|who|when|which|what|where)")
-_WH_TAIL = re.compile(r"(是多少|有多少|多少[个家名项款台人次条元户场]?|几[个家名项款台次条户场届]?|"
-                      r"是谁|是哪[一个家位些里天年月]*|什么时候|哪[一个家位些里天年月]*)")
-_JOINED = re.compile(r"和|与|及|、|以及")
-_SEVERAL = re.compile(r"分别|各自|各是|各有|各为|对比|相比")
 # A person's name asked of a role: "创始人叫什么名字", "书记的姓名".
 _PERSON_NAME_ASKED = (PERSON_ROLE + r"的?"
                       r"(?:叫什么名字|叫什么|姓名|名字)")
 _NAMES = re.compile(r"\b[A-Z][A-Za-z]+(?:['’]s)?(?:\s+[A-Z][A-Za-z]+)*")
-_YEAR_WORD = re.compile(r"20\d\d年?")
-# A pronoun standing for the subject of the part before: "它一共连接了多少台设备".
-_PRONOUN = re.compile(r"^(?:它们|它|其|该公司|该企业|该集团|该机构|这家公司|这家企业)")
 
 
 @dataclass(frozen=True)
@@ -131,109 +117,6 @@ def answer_type(q: str) -> str:
                  ql):
         return "number"
     return "fact"
-
-
-def split_parts(question: str) -> list[str]:
-    """The sub-questions of ``question`` (one when it asks one thing), at most three."""
-    parts = [p.strip(" ，,。") for p in _PART_SEP.split(question)]
-    parts = [p for p in parts if len(p) >= 2]
-    return parts[:3] if len(parts) >= 2 else [question.strip()]
-
-
-def complete_followup(q: str, history: list[str] | tuple[str, ...]) -> str:
-    """Turn an elliptical follow-up into a full question using the previous one.
-
-    ``complete_followup("那2025年呢", ["某区2026年的目标是多少"])`` -> ``"某区2025年的目标是多少"``.
-    """
-    if not history:
-        return q
-    prev = history[-1]
-    elliptical = len(q) <= 14 and (q.startswith(("那", "那么", "还有", "and ", "what about"))
-                                   or q.rstrip("?？ ").endswith("呢"))
-    if not elliptical:
-        return q
-    core = _ELLIPSIS_TAIL.sub("", _ELLIPSIS_HEAD.sub("", q).rstrip("?？ "))
-    ys = YEAR.findall(normalize(core))
-    if ys and YEAR.search(prev):
-        return YEAR.sub(ys[0], prev, count=1)
-    return f"{prev} {core}".strip()
-
-
-def _complete_part(part: str, prev: str, tokenizer: Tokenizer) -> str:
-    """A sub-question made whole from the one before: "B区呢" after "A区有多少家企业" asks
-    "B区有多少家企业"; "算法备案呢" after "某区有多少个模型备案" asks the other measure."""
-    core = _ELLIPSIS_TAIL.sub("", _ELLIPSIS_HEAD.sub("", part).strip()).strip()
-    if _WH.search(core.lower()) and len(core) > 6 and tokenizer.entities(core):
-        return core  # a question of its own
-    ys, prev_ys = YEAR.findall(core), YEAR.findall(prev)
-    if ys and prev_ys and not _WH.search(core):
-        return prev.replace(prev_ys[0], ys[0], 1)
-    ents, prev_ents = tokenizer.entities(core), tokenizer.entities(prev)
-    if ents and prev_ents and not set(ents) & set(prev_ents) and len(core) <= len(ents[0]) + 2:
-        return prev.replace(prev_ents[0], ents[0], 1)
-    wh = _WH_TAIL.search(prev)
-    topic = (prev_ents[0] if prev_ents else _lead_noun_phrase(prev, tokenizer)) if not ents else ""
-    if topic and _PRONOUN.search(core):  # "它/其/该公司…" stands for the subject before
-        return _PRONOUN.sub(topic, core, count=1) + (wh.group(0) if wh and not _WH.search(core)
-                                                     else "")
-    # A part naming no subject of its own is about the one before's ("…？2026年是第几届？").
-    return f"{topic}{core}{wh.group(0) if wh and not _WH.search(core) else ''}"
-
-
-def _lead_noun_phrase(q: str, tokenizer: Tokenizer) -> str:
-    """The noun phrase a question opens with ("某机器人团队哪年成立" -> "某机器人团队"): the
-    subject of a follow-up part that names none."""
-    tagged = list(tokenizer.tagged(q))
-    out = []
-    if len(tagged) >= 2 and len(tagged[0][0]) == 1 and tagged[0][0] not in "在对向从给把被为跟与和及" \
-            and tagged[1][1].startswith(("nr", "nz", "nt")):
-        # A name whose first character jieba read as a word of its own (因 + 科达).
-        out.append(tagged.pop(0)[0])
-    for w, f in tagged:
-        if not (f.startswith("n") or f in ("eng", "j", "vn")) or _WH.match(w):
-            break
-        out.append(w)
-    return "".join(out)
-
-
-def _events(text: str, tokenizer: Tokenizer) -> list[str]:
-    """"A和B前后相隔几年" -> ["A是哪年", "B是哪年"]: two dated events, each asked alone."""
-    m = _INTERVAL.search(text)
-    if not m:
-        return []
-    head = text[:m.start()]
-    span = _FROM_TO.match(head)
-    if span:  # "X从A到B": both events are X's
-        halves = [span.group(1) + span.group(2), span.group(1) + span.group(3)]
-    else:
-        halves = [h.strip(" ,，") for h in _JOINED.split(head, maxsplit=1)]
-    if len(halves) != 2 or not all(len(h) >= 4 for h in halves):
-        return []
-    return [f"{h}是哪年" for h in halves]
-
-
-def _several_subjects(text: str, tokenizer: Tokenizer) -> list[str]:
-    """"A和B分别…" asks each of A and B: one question per subject or year. When A and B are
-    joined directly each takes the place of the pair; when each heads a phrase of its own
-    ("A的X和B的Y分别有多少") the two phrases share what follows."""
-    several = _SEVERAL.search(text)
-    if not several:
-        return []
-    ents = tokenizer.entities(text)
-    years = list(dict.fromkeys(m.group(0) for m in _YEAR_WORD.finditer(text)))
-    for items in (years, ents):
-        if len(items) < 2:
-            continue
-        alt = "|".join(map(re.escape, items))
-        joined = re.search(f"(?:{alt})(?:(?:{_JOINED.pattern})(?:{alt}))+", text)
-        if joined:
-            span = joined.group(0)
-            return [_SEVERAL.sub("", text.replace(span, it, 1)) for it in items if it in span]
-    head, rest = text[:several.start()], _SEVERAL.sub("", text[several.start():], count=1)
-    halves = _JOINED.split(head)
-    if len(halves) == 2 and all(tokenizer.entities(h) for h in halves):
-        return [f"{h}{rest}" for h in halves]
-    return []
 
 
 def _years(text: str, today: date) -> tuple[tuple[int, ...], tuple[tuple[str, int], ...]]:
@@ -300,7 +183,7 @@ def head_noun(q: str, subjects: tuple[str, ...], tokenizer: Tokenizer) -> str:
             and w not in subjects and not any(w in s for s in subjects)
 
     for i, (w, _) in enumerate(tagged):
-        if _WH.match(w) or w.startswith(("多少", "几", "谁", "哪", "什么", "多大", "多久")):
+        if WH_WORD.match(w) or w.startswith(("多少", "几", "谁", "哪", "什么", "多大", "多久")):
             rest = tagged[i + 1:]
             if rest and rest[0][0] in _CLASSIFIER:
                 rest = rest[1:]
@@ -392,10 +275,10 @@ def analyze(question: str, tokenizer: Tokenizer, corrector: TypoCorrector, today
         whole = [texts[0]] + [f"{p} {' '.join(n for n in names if n not in p)}".strip()
                               for p in texts[1:]]
     elif len(texts) >= 2:
-        whole = [texts[0]] + [_complete_part(p, texts[i], tokenizer)
+        whole = [texts[0]] + [complete_part(p, texts[i], tokenizer)
                               for i, p in enumerate(texts[1:])]
     else:
-        whole = (_events(corrected, tokenizer) or _several_subjects(corrected, tokenizer)) \
+        whole = (interval_events(corrected, tokenizer) or several_subjects(corrected, tokenizer)) \
             if lang == "zh" else []
     if len(whole) >= 2:
         # A part inherits what the whole asks of it: "…集聚了多少家？B区呢？" asks what is.
