@@ -33,6 +33,7 @@ from rag.retrieve.live import LiveRetriever
 from rag.retrieve.query import QueryAnalysis, complete_followup
 from rag.retrieve.search import Retriever, SearchResult
 from rag.settings import Settings
+from rag.text.patterns import PERSON_PRONOUN
 from rag.types import Answer, Document
 
 __all__ = ["BuildReport", "Pipeline"]
@@ -225,7 +226,16 @@ class Pipeline:
 
         def find(retriever: Retriever) -> tuple[list[Found], SearchResult]:
             qa = retriever.analyze(full_q)
-            found = [self._find(retriever, part, k, filters) for part in (qa.parts or (qa,))]
+            found: list[Found] = []
+            for part in qa.parts or (qa,):
+                if found and found[-1].qa.wants_person and PERSON_PRONOUN.search(part.corrected):
+                    # "…校长是谁？他担任什么职务？": 他 is the person the part before answers.
+                    name = ExtractiveAnswerer(self.settings, retriever.snap,
+                                              retriever.tokenizer).person_named(found[-1])
+                    if name:
+                        part = retriever.analyze(
+                            PERSON_PRONOUN.sub(name, part.corrected, count=1))
+                found.append(self._find(retriever, part, k, filters))
             res = found[0].result if len(found) == 1 else retriever.search(
                 full_q, k=k, searched=qa.searched, **filters)
             return found, res

@@ -53,7 +53,9 @@ ARTICLES = {
         "2026年,滨江调度中心被确定为全省无人配送示范中心之一。\n\n"
         "滨江区将加快建设物流枢纽。\n\n"
         "完善配送网络,新增无人配送线路超20条,实现快递业务量增长15%以上。\n\n"
-        "启明物流是滨江区冷链和快递两条产业链“双链主”,提供仓储、运输、配送、结算等全链条服务。",
+        "启明物流是滨江区冷链和快递两条产业链“双链主”,提供仓储、运输、配送、结算等全链条服务。\n\n"
+        "滨江物流研究所所长许思远表示,研究所将开放测试场地。\n\n"
+        "在成立大会上,滨江配送联盟理事长许思远为首批专家颁发聘书。",
     ),
 }
 
@@ -205,6 +207,13 @@ def test_a_quoted_phrase_puts_the_key_on_its_clause_for_a_list_question(pipe):
     a = pipe.ask("启明物流是哪两条产业链的“双链主”？")
     _answered(a)
     assert "冷链和快递" in a.text.split("\n")[0], a.text
+
+
+def test_he_in_a_later_part_is_the_person_the_part_before_names(pipe):
+    a = pipe.ask("滨江物流研究所所长是谁？他在配送联盟里担任什么职务？")
+    _answered(a, "许思远")
+    second = a.text.split("\n")[1]
+    assert second.startswith("②") and "理事长" in second, a.text
 
 
 def test_the_key_comes_first_then_the_cited_sentence(pipe):

@@ -101,6 +101,15 @@ class ExtractiveAnswerer:
                       related=related(self.snap, hits),
                       confidence=min(p.confidence for p in parts if not p.refused))
 
+    def person_named(self, f: Found) -> str:
+        """The person one part's answer names ("…校长某某表示" -> 某某), or "": what a later
+        part's 他/她 stands for."""
+        for key, _ in self._part(f).lines:
+            people = self.tk.persons(key)
+            if people:
+                return people[0]
+        return ""
+
     # -- one part
     def _part(self, f: Found) -> _Part:
         qa, res = f.qa, f.result

@@ -39,7 +39,7 @@ class Weights:
     """How much each feature adds to a candidate's score."""
 
     coverage: float = 2.0  # share of the question's words the sentence holds (0..1)
-    coverage_english: float = 1.0  # the same for English questions (glossary words only)
+    coverage_english: float = 1.5  # the same for English questions (glossary words only)
     answer_type: float = 0.5  # the sentence holds a figure / date / name of the asked type
     wrong_type: float = -0.3  # a figure question and the sentence has none
     year_match: float = 0.8  # the statement is about the asked year

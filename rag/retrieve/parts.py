@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from rag.text.patterns import WH_WORD, YEAR, normalize
+from rag.text.patterns import PERSON_PRONOUN, WH_WORD, YEAR, normalize
 from rag.text.tokenize import Tokenizer
 
 __all__ = ["complete_followup", "complete_part", "interval_events", "several_subjects",
@@ -87,6 +87,8 @@ def complete_part(part: str, prev: str, tokenizer: Tokenizer) -> str:
     if topic and _PRONOUN.search(core):  # "它/其/该公司…" stands for the subject before
         return _PRONOUN.sub(topic, core, count=1) + (wh.group(0) if wh and not WH_WORD.search(core)
                                                      else "")
+    if PERSON_PRONOUN.match(core):  # 他/她: the person the part before asks for (the pipeline)
+        return core
     # A part naming no subject of its own is about the one before's ("…？2026年是第几届？").
     return f"{topic}{core}{wh.group(0) if wh and not WH_WORD.search(core) else ''}"
 

@@ -21,7 +21,7 @@ from functools import lru_cache
 __all__ = [
     "ANSWER_SENTENCE_END", "BARE_MONTH", "BARE_NUMBER", "DATE_MENTION", "ENUMERATOR",
     "LIST_ANNOUNCE", "LIST_HEAD", "PLAIN_QUANTITY", "PROPORTION", "RANK", "SUPERLATIVE", "WH_TARGET_EN", "RELATIVE_DATE", "FIGURE_PARTS", "holds_figure", "is_year_number",
-    "CJK", "CJK_CHARS", "PERSON_ROLE", "glossed_names", "NAME_ASKED", "QUOTED", "quoted_spans", "CJK_RUN", "CN_FIGURE", "DATE_UNITS", "DISTANCE_FIGURE", "HOW_MUCH", "DURATION_FIGURE", "MONEY_FIGURE", "CLAUSE_END", "CLOSERS", "FIGURE", "FIGURE_TOKEN", "FIRST", "WH_WORD",
+    "CJK", "CJK_CHARS", "PERSON_ROLE", "glossed_names", "NAME_ASKED", "QUOTED", "quoted_spans", "CJK_RUN", "CN_FIGURE", "DATE_UNITS", "DISTANCE_FIGURE", "HOW_MUCH", "DURATION_FIGURE", "MONEY_FIGURE", "CLAUSE_END", "CLOSERS", "FIGURE", "FIGURE_TOKEN", "FIRST", "PERSON_PRONOUN", "WH_WORD",
     "MAGNITUDE", "NUMBER", "NUMBER_RE", "PARA_END", "REL_YEAR", "SENTENCE_END", "SPEECH_VERBS", "UNITS",
     "ANAPHOR_START", "ORDINAL_TOKEN", "YEAR", "YEAR_TOKEN", "ends_paragraph", "has_quantity", "name_ending", "figure_with_unit", "has_cjk", "is_english", "is_unspaced_char", "normalize", "paragraph_spans", "sentence_spans",
     "split_sentences",
@@ -199,6 +199,9 @@ PLAIN_QUANTITY = re.compile(f"{PROPORTION.pattern}|{RANK.pattern}")
 WH_WORD = re.compile(r"(是多少|有多少|多少|多[远久大高长重宽深]|几|是谁|谁|哪[一个家位些里天年月]?|什么|何时|何|"
                      r"如何|怎么|怎样|"
                      r"how many|how much|who|when|which|what|where)")
+
+# A personal pronoun: in a later part of a question, the person an earlier part asks for.
+PERSON_PRONOUN = re.compile(r"他们|她们|他|她")
 
 # A first or an only: what "有什么特别之处" asks before any ranking or superlative.
 FIRST = re.compile(r"首个|首家|首款|首次|首批|首创|唯一|第一个|第一家")
