@@ -341,7 +341,9 @@ def test_real_model_second_build_is_instant(monkeypatch, tmp_path):
     mtime = (dest / WEIGHTS_FILE).stat().st_mtime_ns
     t0 = time.perf_counter()
     assert build_e5.build_default_model(dest, tmp_path / "unused-cache") == dest
-    assert time.perf_counter() - t0 < 2.0
+    # A rebuild takes minutes; the no-op path only re-checks the weights (about 1-2 s on 2
+    # busy cores).
+    assert time.perf_counter() - t0 < 5.0
     assert (dest / WEIGHTS_FILE).stat().st_mtime_ns == mtime
     info = json.loads((dest / BUILD_INFO).read_text())
     assert {s["sha256"] for s in info["sources"]} == {
