@@ -125,11 +125,13 @@ MADEUP_ARTICLES: dict[str, tuple[str, str, str]] = {
 }
 
 
-def write_madeup_corpus(dest: Path) -> Path:
-    """Write MADEUP_ARTICLES (and their metadata.toml) into ``dest``."""
+def write_madeup_corpus(dest: Path, articles: dict[str, tuple[str, str, str]] | None = None
+                        ) -> Path:
+    """Write ``articles`` (default MADEUP_ARTICLES; doc id -> title, date, text) and their
+    metadata.toml into ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     meta = []
-    for doc_id, (title, date, text) in MADEUP_ARTICLES.items():
+    for doc_id, (title, date, text) in (articles or MADEUP_ARTICLES).items():
         (dest / f"{doc_id}.txt").write_text(text + "\n", encoding="utf-8")
         meta.append(f'[{doc_id}]\ntitle = "{title}"\ndate = "{date}"\nsource = "测试日报"\n')
     (dest / "metadata.toml").write_text("\n".join(meta), encoding="utf-8")

@@ -7,7 +7,7 @@ an English who-question answered by its Chinese sentence."""
 from __future__ import annotations
 
 import pytest
-from conftest import REPO, require_model
+from conftest import REPO, require_model, write_madeup_corpus
 
 from rag.pipeline import Pipeline
 from rag.settings import Settings
@@ -64,13 +64,7 @@ ARTICLES = {
 def pipe(tmp_path_factory):
     require_model()
     home = tmp_path_factory.mktemp("classes")
-    corpus = home / "corpus"
-    corpus.mkdir()
-    meta = []
-    for doc_id, (title, date, text) in ARTICLES.items():
-        (corpus / f"{doc_id}.txt").write_text(text, encoding="utf-8")
-        meta.append(f'[{doc_id}]\ntitle = "{title}"\ndate = "{date}"\nsource = "测试"\n')
-    (corpus / "metadata.toml").write_text("\n".join(meta), encoding="utf-8")
+    write_madeup_corpus(home / "corpus", ARTICLES)
     # "今年" in a question means the year of this made-up today.
     p = Pipeline(Settings.load(env={}, home=home, models_dir=REPO / "models", today="2026-06-01"))
     p.build_index()

@@ -167,6 +167,11 @@ def _run_batch(args, default_out: str, run) -> int:
     return 0
 
 
+def _filters(args) -> dict:
+    """The article and date filters of ``rag search`` / ``rag ask``."""
+    return dict(doc_ids=args.doc or None, since=args.since, until=args.until)
+
+
 def cmd_search(args) -> int:
     """Ranked passages for a query.
 
@@ -175,8 +180,7 @@ def cmd_search(args) -> int:
     """
     p = _pipeline(args)
     p.ensure_index()
-    kw = dict(k=args.k, method=args.method, doc_ids=args.doc or None, since=args.since,
-              until=args.until)
+    kw = dict(k=args.k, method=args.method, **_filters(args))
     if args.batch:
         return _run_batch(args, "hits.jsonl",
                           lambda q: search_to_dict(p.search(q, **kw), p.snapshot.docs))
@@ -217,8 +221,7 @@ def cmd_ask(args) -> int:
     """
     p = _pipeline(args)
     p.ensure_index()
-    kw = dict(k=args.k, llm=args.llm, doc_ids=args.doc or None, since=args.since,
-              until=args.until)
+    kw = dict(k=args.k, llm=args.llm, **_filters(args))
     if args.batch:
         return _run_batch(args, "answers.jsonl",
                           lambda q: answer_to_dict(p.ask(q, **kw), p.snapshot.docs))

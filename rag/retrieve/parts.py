@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from rag.text.patterns import PERSON_PRONOUN, WH_WORD, YEAR, normalize
+from rag.text.patterns import PERSON_PRONOUN, WH_WORD, YEAR, YEAR_TOKEN, normalize
 from rag.text.tokenize import Tokenizer
 
 __all__ = ["complete_followup", "complete_part", "interval_events", "several_subjects",
@@ -24,21 +24,13 @@ _PART_SEP = re.compile(r"[？?；;]+|[，,](?=[^，,？?]{1,20}呢)|,?\s+and\s+(
 # "A和B前后相隔几年": the interval between two events is asked; each event's date answers it.
 _INTERVAL = re.compile(r"[,，]?\s*(?:前后)?(?:大约|大概|约)?(?:相隔|相差|间隔|隔了|差了|相距)(?:大约|大概|约)?"
                        r"(?:多少|几|多久).*$")
-
 _FROM_TO = re.compile(r"^(.*?)从(.+?)(?:到|至)(.+)$")
-
 _ELLIPSIS_HEAD = re.compile(r"^(那么|那|还有|另外|以及|and |what about )")
-
 _ELLIPSIS_TAIL = re.compile(r"(呢|吗)$")
-
 _WH_TAIL = re.compile(r"(是多少|有多少|多少[个家名项款台人次条元户场]?|几[个家名项款台次条户场届]?|"
                       r"是谁|是哪[一个家位些里天年月]*|什么时候|哪[一个家位些里天年月]*)")
-
 _JOINED = re.compile(r"和|与|及|、|以及")
-
 _SEVERAL = re.compile(r"分别|各自|各是|各有|各为|对比|相比")
-
-_YEAR_WORD = re.compile(r"20\d\d年?")
 
 # A pronoun standing for the subject of the part before: "它一共连接了多少台设备".
 _PRONOUN = re.compile(r"^(?:它们|它|其|该公司|该企业|该集团|该机构|这家公司|这家企业)")
@@ -133,7 +125,7 @@ def several_subjects(text: str, tokenizer: Tokenizer) -> list[str]:
     if not several:
         return []
     ents = tokenizer.entities(text)
-    years = list(dict.fromkeys(m.group(0) for m in _YEAR_WORD.finditer(text)))
+    years = list(dict.fromkeys(m.group(0) for m in YEAR_TOKEN.finditer(text)))
     for items in (years, ents):
         if len(items) < 2:
             continue
