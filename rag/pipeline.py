@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.answer.extractive import ExtractiveAnswerer, Found
+from rag.answer.messages import LLM_NOT_ASKED
 from rag.answer.llm.answerer import LLMAnswerer
 from rag.answer.llm.client import LLMClient
 from rag.corpus.add import IngestReport, add_files
@@ -290,9 +291,18 @@ class Pipeline:
             yield _with(fallback(), note="未配置 LLM 服务(RAG_LLM_BASE_URL),以下为抽取式答案。",
                         question=q)
             return
+        checked = fallback()
+        if checked.refused:
+            # The evidence checks found no sentence that answers: the LLM is not asked, so
+            # it cannot phrase an answer the articles do not support.
+            yield _with(checked, question=q, hits=res.hits, note=LLM_NOT_ASKED,
+                        timings=(("retrieve", t_ret),
+                                 ("total", (time.perf_counter() - t0) * 1000)))
+            return
         s = self.settings
         client = LLMClient(s.llm_base_url, s.llm_model, s.llm_api_key, s.llm_timeout)
-        for item in LLMAnswerer(client, s).stream(full_q, extractive.passages(res), fallback):
+        for item in LLMAnswerer(client, s).stream(full_q, extractive.passages(res),
+                                                  lambda: checked):
             if isinstance(item, Answer):
                 yield _with(item, question=q, hits=res.hits,
                             timings=(("retrieve", t_ret),

@@ -20,10 +20,13 @@ ANSWER = "甲区共有企业300家[1]。"
 
 
 class _Fake(BaseHTTPRequestHandler):
+    calls = 0
+
     def log_message(self, *a):  # keep pytest output clean
         pass
 
     def do_POST(self):  # noqa: N802 (http.server naming)
+        type(self).calls += 1
         req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
         self.send_response(200)
         if req.get("stream"):  # the pipeline streams: server-sent events, then [DONE]
@@ -49,7 +52,7 @@ def llm_url():
 
 
 def _questions(n: int) -> list[Question]:
-    return [Question(f"x{i}", f"甲区第{i}季度有多少家企业?", ("a",), ("甲区共有企业300家",), "300家",
+    return [Question(f"x{i}", "甲区共有多少家企业?" + "?" * i, ("a",), ("甲区共有企业300家",), "300家",
                      ("300家",), "number") for i in range(n)]
 
 
@@ -72,3 +75,17 @@ def test_llm_mode_is_scored_on_an_even_sample_with_seconds_per_answer(isolated_h
     plain = run_eval(p, qs, ["hybrid"], answers=True, progress=False)
     assert "answers_llm" not in plain.summary
     assert "LLM accuracy" not in compare_table({"dev": plain.summary})
+
+
+def test_the_llm_is_not_asked_when_no_sentence_passes_the_evidence_checks(isolated_home,
+                                                                          llm_url):
+    corpus = isolated_home / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("甲区产业报告\n\n甲区共有企业300家,去年新增20家。", encoding="utf-8")
+    p = Pipeline(Settings.load(env={}, home=isolated_home, model="hash", llm_base_url=llm_url))
+    p.build_index()
+    before = _Fake.calls
+    ans = p.ask("荔湾区共有多少家企业?", llm=True)  # a district no article names
+    assert ans.refused and "未请 LLM 作答" in ans.note and _Fake.calls == before
+    ans = p.ask("甲区共有多少家企业?", llm=True)
+    assert not ans.refused and "300家" in ans.text and _Fake.calls == before + 1

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from rag.text.patterns import is_english
 
-__all__ = ["REFUSAL_EN", "REFUSAL_PART", "REFUSAL_ZH", "refusal_for"]
+__all__ = ["LLM_NOT_ASKED", "REFUSAL_EN", "REFUSAL_PART", "REFUSAL_ZH", "refusal_for"]
 
 REFUSAL_ZH = "资料中没有找到这个问题的答案。"
+# LLM mode, when no sentence passed the evidence checks: the LLM was not asked.
+LLM_NOT_ASKED = "资料中没有能支持回答的句子,未请 LLM 作答。"
 REFUSAL_EN = "The articles do not contain the answer to this question."
 # One part of a question that asks several things, when the articles do not answer it.
 REFUSAL_PART = "(这一问资料中没有找到答案。)"
