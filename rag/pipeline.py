@@ -19,9 +19,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.answer.extractive import ExtractiveAnswerer, Found
-from rag.answer.messages import LLM_NOT_ASKED
 from rag.answer.llm.answerer import LLMAnswerer
 from rag.answer.llm.client import LLMClient
+from rag.answer.messages import LLM_NOT_ASKED
 from rag.corpus.add import IngestReport, add_files
 from rag.corpus.load import corpus_files, load_corpus, load_document, source_stamps
 from rag.corpus.metadata import load_sidecar

@@ -55,7 +55,9 @@ ARTICLES = {
         "完善配送网络,新增无人配送线路超20条,实现快递业务量增长15%以上。\n\n"
         "启明物流是滨江区冷链和快递两条产业链“双链主”,提供仓储、运输、配送、结算等全链条服务。\n\n"
         "滨江物流研究所所长许思远表示,研究所将开放测试场地。\n\n"
-        "在成立大会上,滨江配送联盟理事长许思远为首批专家颁发聘书。",
+        "在成立大会上,滨江配送联盟理事长许思远为首批专家颁发聘书。\n\n"
+        "按照计划,滨江物流枢纽一期工程要在9月底前完工。\n\n"
+        "孙立是启明物流的总经理。他感慨道:“在滨江,每一单都算得清清楚楚,这是我们最看重的。”",
     ),
 }
 
@@ -208,6 +210,30 @@ def test_he_in_a_later_part_is_the_person_the_part_before_names(pipe):
     _answered(a, "许思远")
     second = a.text.split("\n")[1]
     assert second.startswith("②") and "理事长" in second, a.text
+
+
+def test_this_year_said_of_another_years_plan_is_answered_with_its_year_and_a_note(pipe):
+    # Today is 2026; the plan is 2025's. The figure is shown, the year said, not refused.
+    a = pipe.ask("滨江区今年力争引进多少家人工智能企业？")
+    _answered(a, "50家")
+    assert "2026年" in a.note and "2025年" in a.note, a.note
+    assert pipe.ask("滨江区2026年力争引进多少家人工智能企业？").refused  # a written year holds
+
+
+def test_the_year_of_a_figure_the_question_gives(pipe):
+    _answered(pipe.ask("滨江区人工智能企业营收30亿元,这是哪一年的数据？"), "2025年")
+
+
+def test_a_deadline_asked_with_zhiqian_dates_the_event(pipe):
+    _answered(pipe.ask("滨江物流枢纽一期工程要在什么时候之前完工？"), "2026年9月")
+
+
+def test_how_much_can_be_saved_is_answered_by_a_share(pipe):
+    _answered(pipe.ask("用了调度平台以后,每单配送成本能省多少？"), "两成")
+
+
+def test_who_said_the_quoted_words_is_the_speaker_of_the_sentence_holding_them(pipe):
+    _answered(pipe.ask("说在滨江“每一单都算得清清楚楚”的那位物流公司老板是谁？"), "孙立")
 
 
 def test_the_key_comes_first_then_the_cited_sentence(pipe):

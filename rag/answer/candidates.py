@@ -133,6 +133,8 @@ class SentenceView:
             # After a closing quote inside the sentence ("…。”某公司副总裁某某说"), or at the
             # start of the sentence right after the quoted one ("某某举例,…").
             m = re.search(r"[”」]\s*([^“”,,。;；]{2,40}?)" + _VERBS, seg)
+            if m is None and n == 0:  # "某某感慨道:“…”" opens the quoted sentence itself
+                m = re.match(r"\s*([^“”,,。;；:：]{1,40}?)" + _VERBS + r"道?\s*[:：]?\s*[“「]", seg)
             if m is None and n >= 1 and d.text[s - 1 : s] in "”」" or (
                     m is None and n >= 1 and d.text[c.end - 1] in "”」"):
                 m = re.match(r"\s*([^“”,,。;；:：]{2,40}?)" + _VERBS, seg)

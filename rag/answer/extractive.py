@@ -15,19 +15,20 @@ articles of other years, and the sentences' dense similarities (``Found``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rag.answer.candidates import Candidate, SentenceView
 from rag.answer.checks import Evidence, check
 from rag.answer.compose import citation, evidence_span, key_line, related
+from rag.answer.dates import statement_years
 from rag.answer.features import is_plan
-from rag.answer.messages import REFUSAL_PART, refusal_for
+from rag.answer.messages import OTHER_YEAR, REFUSAL_PART, refusal_for
 from rag.answer.scoring import Scorer
 from rag.index.snapshot import IndexSnapshot
 from rag.retrieve.query import QueryAnalysis
 from rag.retrieve.search import SearchResult
 from rag.settings import Settings
-from rag.text.patterns import has_quantity
+from rag.text.patterns import PERSON_PRONOUN, has_quantity
 from rag.text.tokenize import Tokenizer
 from rag.types import Answer, Citation, Hit
 
@@ -123,12 +124,24 @@ class ExtractiveAnswerer:
             return _Part((), (), 0.0)
         c, ev = best
         conf = self._confidence(c, res, qa.english, ev)
-        if conf < self.settings.refuse_threshold or (qa.years and c.year_fit < 0):
+        # A year the question writes is a hard condition. One it says as 今年/去年 is read
+        # against today, but people also say 今年 for the year an article speaks of: a
+        # statement of another year is then shown with its year and a note, not refused.
+        relative_only = bool(qa.relative) and set(qa.years) == {y for _, y in qa.relative}
+        if conf < self.settings.refuse_threshold or (
+                qa.years and c.year_fit < 0 and not relative_only):
             return _Part((), (), conf)
         chosen = [c]
         if not qa.years and qa.qtype == "number":
             chosen += self._same_measure_other_date(qa, scorer, c, ranked, f)
-        return self._compose(qa, res, chosen, scorer.words, conf)
+        part = self._compose(qa, res, chosen, scorer.words, conf)
+        if qa.years and c.year_fit < 0:
+            word, year = qa.relative[0]
+            meta = self.snap.docs[c.doc_id].meta
+            stated = sorted(statement_years(c.text, meta.date)[0]) or [meta.year()]
+            part = replace(part, note=part.note + OTHER_YEAR.format(
+                word=word, year=year, other="、".join(str(y) for y in stated if y)))
+        return part
 
     def _first_passing(self, qa: QueryAnalysis, ranked: list[Candidate]
                        ) -> tuple[Candidate, Evidence] | None:
@@ -163,7 +176,11 @@ class ExtractiveAnswerer:
                     not self.tk.persons(key) or "“" in key or "”" in key):
                 who = self.view.speaker(c)
                 if who:
-                    key = f"{key}——{self.snap.docs[c.doc_id].text[who[0]:who[1]]}"
+                    said = self.snap.docs[c.doc_id].text[who[0]:who[1]]
+                    if PERSON_PRONOUN.match(said):  # "他感慨道": the one named just before
+                        named = self.tk.persons(self.view.previous_text(c))
+                        said = f"{named[-1]}({said})" if named else said
+                    key = f"{key}——{said}"
             ev = evidence_span(c, self.snap.docs[c.doc_id].text, span) if not dated else None
             if dated:
                 d = self.snap.docs[c.doc_id].meta

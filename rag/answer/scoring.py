@@ -28,7 +28,7 @@ from rag.answer.features import (
 from rag.retrieve.query import QueryAnalysis
 from rag.text.glossary import english_terms
 from rag.text.lexicon import LEXICON
-from rag.text.patterns import ANAPHOR_START, FIRST, figure_with_unit
+from rag.text.patterns import ANAPHOR_START, FIRST, figure_with_unit, normalize, quoted_spans
 from rag.text.tokenize import Tokenizer
 
 __all__ = ["Scorer", "Weights"]
@@ -55,6 +55,7 @@ class Weights:
     list_items: float = 0.6  # an announced list with its items, for a list question
     figure_clause: float = 1.0  # x the question's words next to a figure (figure questions)
     first: float = 0.3  # a first or an only, for "有什么特别之处"
+    quote: float = 1.0  # the sentence holds words the question quotes
     phrase: float = 0.2  # x the share of the question's word pairs written together
     measure_class: float = 0.3  # x the share of the question's measure words (or classmates)
 
@@ -72,6 +73,12 @@ class Scorer:
         self.head = list_head(qa.corrected, tokenizer)
         self.phrases = [] if qa.english else question_phrases(qa, tokenizer)
         self.asks_name = asks_name(qa)
+        # Words a who-question quotes ("说…是个“有人推着你走”的地方的那位是谁"): the
+        # sentence holding them is the statement whose speaker is asked, whatever else it
+        # names. (For other questions a quote names the topic, and the answer may be in the
+        # sentence after: the key window uses it, not the score.)
+        self.quotes = [normalize(q) for q in quoted_spans(qa.corrected) if len(q) >= 3] \
+            if qa.wants_person else []
         self.people_unit = figure_with_unit(qa.unit) if qa.unit in ("人", "人次", "名") else None
         # The question's words that name a measure class (花费, 营收): a sentence stating that
         # measure, in these words or another of the class (成本), is about what is asked.
@@ -136,12 +143,19 @@ class Scorer:
                 if self.english_measures else 1.0
         if self.unwritten:
             attribute = 0.0
+        if self.quotes and self.quoted(c):
+            return coverage(self.words, sentence, context, self.weights, text, continues), 1.0
         if self.focus and not coverage([self.focus], sentence, context, {self.focus: 1.0}, text,
                                        continues, classes=not self.focus_whole) \
                 and not (self.plan_head and (is_plan(c.text) or is_plan(
                     self.view.paragraph_text(c, back=1)))):
             attribute = 0.0  # the role or measure asked is not named
         return coverage(self.words, sentence, context, self.weights, text, continues), attribute
+
+    def quoted(self, c: Candidate) -> bool:
+        """Does ``c`` hold words the question quotes?"""
+        text = normalize(c.text)
+        return any(q in text for q in self.quotes)
 
     def score(self, c: Candidate, best_sim: float) -> Candidate:
         """``c`` with its score, coverage and year fit."""
@@ -180,6 +194,8 @@ class Scorer:
             held = sum(coverage([t], tokens, set(),
                                 {t: 1.0}, c.text.lower()) > 0 for t in self.classed)
             s += w.measure_class * held / len(self.classed)
+        if self.quotes and self.quoted(c):
+            s += w.quote
         if self.phrases:
             text = c.text.lower()
             s += w.phrase * sum(p in text for p in self.phrases) / len(self.phrases)

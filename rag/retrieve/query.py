@@ -126,6 +126,13 @@ def _years(text: str, today: date) -> tuple[tuple[int, ...], tuple[tuple[str, in
     return tuple(sorted(explicit | {y for _, y in relative})), tuple(relative)
 
 
+def bare_measure(word: str) -> str:
+    """A measure word without the modal jieba glued to it ("能省" -> 省, "可降" -> 降)."""
+    if len(word) >= 2 and word[0] in "能可要会将" and LEXICON.measure_classes(word[1:]):
+        return word[1:]
+    return word
+
+
 def _unit(q: str, qtype: str, tokenizer: Tokenizer) -> str:
     if qtype != "number":
         return ""  # "哪几条线" counts nothing: its 条 is no unit of the answer
@@ -134,7 +141,8 @@ def _unit(q: str, qtype: str, tokenizer: Tokenizer) -> str:
     if m and tokenizer.plain_cut(q[m.start(1):])[0] == m.group(1):
         return _UNIT_FORMS.get(m.group(1), m.group(1))
     # A change (降多少, 涨了多少) is answered by a rate or proportion, not by an amount.
-    change = any(LEXICON.measure_classes(t) & {"growth", "decline"} for t in tokenizer.tokens(q))
+    change = any(LEXICON.measure_classes(bare_measure(t)) & {"growth", "decline"}
+                 for t in tokenizer.tokens(q))
     if qtype == "number" and not m and not change and any(w in q for w in LEXICON.words("unit")):
         return "money"
     if _DURATION.search(q.lower()):
@@ -175,7 +183,7 @@ def head_noun(q: str, subjects: tuple[str, ...], tokenizer: Tokenizer) -> str:
     lexicon, before the question word ("局长是谁" -> 局长, "挣了多少钱" -> 挣); with the noun
     before it when there is one, space-separated ("产业 规模"). Empty when the question names
     none (or only its subjects, or filler)."""
-    tagged = [(w, f) for w, f in tokenizer.tagged(q) if w.strip()]
+    tagged = [(bare_measure(w), f) for w, f in tokenizer.tagged(q) if w.strip()]
 
     def usable(w: str, f: str) -> bool:
         return (f.startswith("n") or f in ("vn", "eng")) and len(w) >= 2 \
@@ -226,11 +234,18 @@ def event_verb(q: str, tokenizer: Tokenizer) -> str:
     m = _WHEN.search(q)
     if not m:
         return ""
-    for w in tokenizer.plain_cut(q[m.end():]):
+    words = tokenizer.plain_cut(q[m.end():])
+    if words[:1] == ["的"]:  # "哪一年的数据": the noun names what is dated, no event
+        words = words[2:]
+    for w in words:
         if len(w) >= 2 and w not in LEXICON.generic and CJK_RUN.fullmatch(w) \
-                and not _WHEN.fullmatch(w):
+                and not _WHEN.fullmatch(w) and not _TIME_RELATION.fullmatch(w):
             return w
     return ""
+
+
+# "什么时候之前完成": a relation in time, not the event.
+_TIME_RELATION = re.compile(r"之前|以前|之后|以后|前后|期间|左右|为止")
 
 
 def analyze(question: str, tokenizer: Tokenizer, corrector: TypoCorrector, today: date,
