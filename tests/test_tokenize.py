@@ -50,7 +50,7 @@ def test_expand_english_adds_chinese_terms():
     out = expand_english("How much funding does Conghua's AI subsidy policy offer?")
     for zh in ("从化", "人工智能", "扶持"):
         assert zh in out
-    assert expand_english("large model target of Huadu").count("大模型") == 1
+    assert expand_english("large model target of Huadu").split().count("大模型") == 1
     assert expand_english("增城2026年目标") == "增城2026年目标"  # Chinese queries untouched
     assert expand_english("Paris is nice") == "Paris is nice"  # no partial-word matches ("pa")
 

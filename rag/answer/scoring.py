@@ -6,6 +6,7 @@ The weights were set on eval/dev.jsonl only; each says what it rewards.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from rag.answer.candidates import Candidate, SentenceView
@@ -60,6 +61,10 @@ class Weights:
     measure_class: float = 0.3  # x the share of the question's measure words (or classmates)
 
 
+# Where an English question's main clause ends: a comma or semicolon.
+_MAIN_CLAUSE = re.compile(r"[,;]")
+
+
 class Scorer:
     """Scores candidates of one question; word sets are computed once per question."""
 
@@ -88,7 +93,9 @@ class Scorer:
         self.measure_words = [t for t in self.words if t in measure and len(t) >= 2]
         # An English question names its measure through the glossary: a term whose Chinese
         # words name a measure class (cost -> 成本 价格) is the attribute, any one word of it.
-        self.english_measures = [g for g in english_terms(qa.text)
+        # Only the main clause asks it: "Who is president of X, quoted at the launch?" does
+        # not ask about a launch.
+        self.english_measures = [g for g in english_terms(_MAIN_CLAUSE.split(qa.text)[0])
                                  if any(LEXICON.measure_classes(w) for w in g)] \
             if qa.english else []
         # "X的局长是谁" asks who holds a role: a sentence that does not name the role cannot
