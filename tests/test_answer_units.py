@@ -171,3 +171,19 @@ def test_the_noun_after_shenme_is_the_type_asked():
     qa = analyze("星河园区被确定为什么定位", tk, corrector, date(2026, 1, 1))
     assert asked_noun(qa, tk) == "定位"  # jieba reads 为什么 here
     assert asked_noun(analyze("星河园区为什么发展快", tk, corrector, date(2026, 1, 1)), tk) == ""
+
+
+def test_the_first_characters_of_a_known_organisation_are_a_subject():
+    from rag.answer.features import question_words
+    from rag.retrieve.query import analyze
+    from rag.text.spelling import TypoCorrector
+    from rag.text.tokenize import default_tokenizer
+
+    tk = default_tokenizer()
+    corrector = TypoCorrector({}, "", tk)
+    org = next(n for n in tk.domain_names() if len(n) == 4 and n.endswith("科技"))
+    qa = analyze(f"{org[:2]}的新产品有多少款", tk, corrector, date(2026, 1, 1))
+    assert org[:2] in qa.subjects
+    # a written year is judged by year fit, and does not leave 年头 behind as a word
+    qa = analyze("星河园区2023年头五个月省了多少钱", tk, corrector, date(2026, 1, 1))
+    assert "年头" not in question_words(qa, tk) and "年头" not in qa.measure

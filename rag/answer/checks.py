@@ -27,7 +27,7 @@ from rag.text.patterns import (
 )
 from rag.text.tokenize import Tokenizer
 
-__all__ = ["MIN_ATTRIBUTE", "Evidence", "check"]
+__all__ = ["MIN_ATTRIBUTE", "Evidence", "check", "unit_ok"]
 
 MIN_ATTRIBUTE = 0.2  # share of the asked measure's words a sentence must hold (dev: see README)
 
@@ -92,14 +92,15 @@ def check(qa: QueryAnalysis, c: Candidate, view: SentenceView, tokenizer: Tokeni
     # "多远" names its measure by the unit it asks: a distance written in 公里 states it,
     # whatever the sentence calls the two places.
     attribute_ok = c.attribute >= MIN_ATTRIBUTE or (
-        qa.unit == "distance" and _unit_ok(qa.unit, normalize(c.text)))
+        qa.unit == "distance" and unit_ok(qa.unit, normalize(c.text)))
     # A rank (首个, 第三) carries no unit of count.
     unit = "" if qa.asks_rank else qa.unit
-    return Evidence(qa.qtype, missing, absent, missing_nearby, _unit_ok(unit, text),
+    return Evidence(qa.qtype, missing, absent, missing_nearby, unit_ok(unit, text),
                     _figure_ok(qa, text), typed, attribute_ok)
 
 
-def _unit_ok(unit: str, text: str) -> bool:
+def unit_ok(unit: str, text: str) -> bool:
+    """Does ``text`` hold a figure in the asked ``unit`` (or any figure when none is asked)?"""
     if unit == "duration":
         return DURATION_FIGURE.search(text) is not None
     if unit == "distance":

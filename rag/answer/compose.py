@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 
 from rag.answer.candidates import Candidate, SentenceView, list_items
+from rag.answer.checks import unit_ok
 from rag.answer.dates import absolute_text, resolve_dates, statement_years
 from rag.answer.features import is_plan, names_organisation
 from rag.index.snapshot import IndexSnapshot
@@ -49,7 +50,8 @@ def _typed(qa: QueryAnalysis, text: str, tk: Tokenizer) -> bool:
     if qa.qtype == "number":
         if qa.asks_rank:
             return bool(RANK.search(text))
-        return bool(has_quantity(text) or PLAIN_QUANTITY.search(text))
+        return bool(has_quantity(text) or PLAIN_QUANTITY.search(text)) and unit_ok(
+            qa.unit, normalize(text))  # "多少钱": the clause with the 元, not the 家
     if qa.qtype == "date":
         return bool(DATE_MENTION.search(text))
     if qa.qtype == "entity":

@@ -63,7 +63,8 @@ def question_words(qa: QueryAnalysis, tokenizer: Tokenizer,
         text = " ".join([*CJK_RUN.findall(expand_english(asked)), *shared])
     else:
         # "多大规模" asks a size: 多大 is the question word, not 大规模 a word to match.
-        text = HOW_MUCH.sub(" ", qa.corrected)
+        # Years are judged by year_fit, and "2023年头五个月" must not read as 年头.
+        text = YEAR_TOKEN.sub(" ", HOW_MUCH.sub(" ", qa.corrected))
         if re.search(r"[A-Za-z]{2,}", text):
             text = expand_english(" ".join(re.findall(r"[A-Za-z][A-Za-z-]+", text))) + " " + text
     target = set() if qa.english else wh_target(qa, tokenizer)

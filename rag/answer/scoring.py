@@ -29,7 +29,14 @@ from rag.answer.features import (
 from rag.retrieve.query import QueryAnalysis
 from rag.text.glossary import english_terms
 from rag.text.lexicon import LEXICON
-from rag.text.patterns import ANAPHOR_START, FIRST, figure_with_unit, normalize, quoted_spans
+from rag.text.patterns import (
+    ANAPHOR_START,
+    FIRST,
+    WH_TARGET_EN,
+    figure_with_unit,
+    normalize,
+    quoted_spans,
+)
 from rag.text.tokenize import Tokenizer
 
 __all__ = ["Scorer", "Weights"]
@@ -95,7 +102,8 @@ class Scorer:
         # words name a measure class (cost -> 成本 价格) is the attribute, any one word of it.
         # Only the main clause asks it: "Who is president of X, quoted at the launch?" does
         # not ask about a launch.
-        self.english_measures = [g for g in english_terms(_MAIN_CLAUSE.split(qa.text)[0])
+        self.english_measures = [g for g in english_terms(
+            WH_TARGET_EN.sub(" ", _MAIN_CLAUSE.split(qa.text)[0]))
                                  if any(LEXICON.measure_classes(w) for w in g)] \
             if qa.english else []
         # "X的局长是谁" asks who holds a role: a sentence that does not name the role cannot

@@ -157,6 +157,7 @@ def _measure(text: str, subjects: tuple[str, ...], tokenizer: Tokenizer) -> tupl
     measure classes (挣, 涨), that are not subjects, years, ordinals, figures or filler. Other
     verbs (集聚, 办到) say how a thing is counted, not what is counted."""
     inside = set(subjects) | {t for s in subjects for t in tokenizer.tokens(s)}
+    text = YEAR_TOKEN.sub(" ", text)  # "2023年头五个月" is no 年头
     nouns = {w for w, f in tokenizer.tagged(text) if f.startswith("n") or f in ("vn", "eng")}
     nouns |= {t for w in nouns for t in tokenizer.tokens(w)}
     out = []
@@ -263,6 +264,11 @@ def analyze(question: str, tokenizer: Tokenizer, corrector: TypoCorrector, today
     # not know it, and then the question must be refused rather than answered about another.
     named += [n for n in tokenizer.coined_names(zh, LEXICON.words("org"))
               if not any(n in e or e in n for e in named)]
+    # The first characters of a known organisation's name stand for it ("趣丸" for 某某科技
+    # written 趣丸科技): a subject, held to the sentences as the full name would be.
+    named += [t for t in dict.fromkeys(tokenizer.tokens(zh)) if len(t) >= 2 and CJK_RUN.fullmatch(t)
+              and not any(t in e for e in named)
+              and any(n.startswith(t) and len(n) >= len(t) + 2 for n in tokenizer.domain_names())]
     if lang == "en":  # the Chinese name an English question glosses is what it is about
         named = [n for n in glossed_names(question) if len(n) >= 2] + [
             e for e in named if not any(e in g for g in glossed_names(question))]

@@ -149,6 +149,12 @@ class Tokenizer:
             return [line.split()[0] for line in p.read_text(encoding="utf-8").splitlines()
                     if line.strip()]
 
+    def domain_names(self) -> list[str]:
+        """The organisation names of the domain dictionary (tagged nt): 某某科技, 某某集团."""
+        with resources.as_file(resources.files("rag.text") / "data" / "userdict.txt") as p:
+            rows = [line.split() for line in p.read_text(encoding="utf-8").splitlines()]
+        return [r[0] for r in rows if len(r) >= 3 and r[2] == "nt"]
+
     def tokens(self, text: str) -> list[str]:
         """Index/query tokens: words and figures, no punctuation or stop words."""
         # The answerer tokenises the same candidate sentences for every question: cache them.
