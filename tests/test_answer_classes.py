@@ -57,6 +57,7 @@ ARTICLES = {
         "滨江物流研究所所长许思远表示,研究所将开放测试场地。\n\n"
         "在成立大会上,滨江配送联盟理事长许思远为首批专家颁发聘书。\n\n"
         "按照计划,滨江物流枢纽一期工程要在9月底前完工。\n\n"
+        "据介绍,青山区今年主要预期是:地区生产总值增长6%以上。\n\n"
         "孙立是启明物流的总经理。他感慨道:“在滨江,每一单都算得清清楚楚,这是我们最看重的。”",
     ),
 }
@@ -144,6 +145,8 @@ def test_an_answer_in_plain_words_counts(pipe):
     "翎川科技创始人叫什么名字？",
     # an English question with a glossed name asks a price no article states
     "How much does the computing platform (滨江算力平台) cost?",
+    # the sentence's subject is another district; the title names the one asked
+    "滨江今年的地区生产总值预期增长多少？",
 ])
 def test_an_attribute_the_articles_never_state_is_refused(pipe, question):
     a = pipe.ask(question)

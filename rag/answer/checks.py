@@ -15,6 +15,7 @@ from rag.answer.candidates import Candidate, SentenceView
 from rag.answer.features import holds_answer_type, role_of_other
 from rag.retrieve.query import QueryAnalysis
 from rag.text.patterns import (
+    CLAUSE_END,
     CN_FIGURE,
     DISTANCE_FIGURE,
     DURATION_FIGURE,
@@ -79,6 +80,13 @@ def check(qa: QueryAnalysis, c: Candidate, view: SentenceView, tokenizer: Tokeni
     # then a paragraph of his quote with the figure): the wider context for the figure check.
     nearby = normalize(view.paragraph_text(c, back=1)).lower() if missing else ""
     missing_nearby = tuple(w for w in missing if w.lower() not in nearby)
+    # A figure in a sentence whose subject is another place is that place's ("海珠今年…增长
+    # 5.5%" for a question about 广州), even when the title names the one asked.
+    own = normalize(c.text).lower()
+    if qa.qtype == "number" and subjects and not any(w.lower() in own for w in subjects):
+        place = _lead_place(c.text, tokenizer)
+        if place and not any(place in w or w in place for w in subjects):
+            missing_nearby = missing_nearby or tuple(subjects)
     full = view.snap.folded_text(doc.doc_id)
     absent = tuple(w for w in missing if w.lower() not in full)
     text = normalize(c.text)
@@ -118,3 +126,16 @@ def _figure_ok(qa: QueryAnalysis, text: str) -> bool:
     new = [m.group(0) for m in FIGURE.finditer(text) if normalize(m.group(0)) not in qa.figures]
     return any(has_quantity(f) for f in new) \
         or CN_FIGURE.search(text) is not None or PLAIN_QUANTITY.search(text) is not None
+
+
+def _lead_place(text: str, tokenizer: Tokenizer) -> str:
+    """The place a sentence opens with, as its subject ("海珠今年…", "据介绍,南沙…"), or ""
+    when it opens otherwise ("建设琶洲…": 琶洲 is where, not whose)."""
+    clauses = [x for x in CLAUSE_END.split(text) if x.strip()]
+    if clauses and clauses[0].lstrip().startswith("据"):
+        clauses = clauses[1:]
+    for w, f in tokenizer.tagged(clauses[0]) if clauses else ():
+        if f in ("t", "m", "x") or not w.strip():  # 今年, 2025年 before the subject
+            continue
+        return w if f == "ns" else ""
+    return ""
