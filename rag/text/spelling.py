@@ -72,6 +72,9 @@ class TypoCorrector:
         self._by_key = by_key
         self._dom_key = dom_key
         self._words = tuple(counts)
+        # Tokens the corpus is indexed with: "written as a word", unlike a substring of the
+        # text that may run across two words (100家 + 底…).
+        self._vocabulary = frozenset(counts_all)
         # Full names an abbreviation may stand for: long corpus words and domain names
         # (without a bracketed tail: 某某大学(广州) -> 某某大学) that the corpus writes.
         longs = {w for w in counts_all if len(w) >= 4 and all(CJK.match(ch) for ch in w)}
@@ -145,12 +148,34 @@ class TypoCorrector:
                 j = i
                 while j < len(pieces) and len(pieces[j]) == 1 and CJK.match(pieces[j]):
                     j += 1
-                out.append(self._fix_run("".join(pieces[i:j])))
+                run = "".join(pieces[i:j])
+                prev = out[-1] if out else ""
+                fixed = self._fix_run(run)
+                if fixed == run and len(run) == 1 and self._rare_unwritten(prev) \
+                        and not self._tk.is_function_word(run):
+                    # Rule 3: jieba drew a word boundary through the typo (多少家底空: 家底 +
+                    # 空 for 低空): the previous word's last character may belong to the run.
+                    joined = self._fix_run(prev[-1] + run)
+                    if joined != prev[-1] + run:
+                        out[-1], fixed = prev[:-1], joined
+                out.append(fixed)
                 i = j
                 continue
             out.append(w)
             i += 1
         return "".join(out)
+
+    def _grammar(self, seg: str) -> bool:
+        """A stretch holding a particle (时的, 了解) or opening with a classifier (个字): words
+        around the grammar of the sentence, not a misspelt name (时的 is not 使得)."""
+        tags = [self._tk.tagged(ch)[0][1] for ch in seg]
+        return any(t.startswith("u") for t in tags) or tags[0][:1] in ("q", "m")
+
+    def _rare_unwritten(self, word: str) -> bool:
+        """A word of two or more Chinese characters that the corpus never uses as a word and
+        jieba rarely sees (家底): a likely half of a typo, not a word the user meant."""
+        return (len(word) >= 2 and all(CJK.match(ch) for ch in word)
+                and word not in self._vocabulary and self._tk.frequency(word) < 200)
 
     def full_name(self, short: str) -> str:
         """The one name the articles write that ``short`` abbreviates, or "".
@@ -175,7 +200,8 @@ class TypoCorrector:
                 if len(seg) < n:
                     continue
                 cands = self._by_key.get(_pinyin_key(seg), set())
-                if len(cands) == 1 and seg not in self._corpus and not _ASKING.search(seg):
+                if len(cands) == 1 and seg not in self._corpus and not _ASKING.search(seg) \
+                        and not self._grammar(seg):
                     out = out[:i] + next(iter(cands)) + out[i + n :]
                     i += n - 1
                     break

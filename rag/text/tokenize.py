@@ -149,6 +149,15 @@ class Tokenizer:
             return [line.split()[0] for line in p.read_text(encoding="utf-8").splitlines()
                     if line.strip()]
 
+    def frequency(self, word: str) -> int:
+        """How often jieba's dictionary saw ``word`` (0 for a word it does not list)."""
+        return self._get().FREQ.get(word) or 0
+
+    def is_function_word(self, word: str) -> bool:
+        """A preposition, particle, conjunction, pronoun, numeral or classifier (的, 是, 在)."""
+        tagged = self.tagged(word)
+        return len(tagged) == 1 and (tagged[0][1][:1] in _FUNCTION_TAGS or tagged[0][0] == "是")
+
     def domain_names(self) -> list[str]:
         """The organisation names of the domain dictionary (tagged nt): 某某科技, 某某集团."""
         with resources.as_file(resources.files("rag.text") / "data" / "userdict.txt") as p:
