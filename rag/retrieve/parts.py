@@ -32,6 +32,8 @@ _WH_TAIL = re.compile(r"(是多少|有多少|多少[个家名项款台人次条�
 _JOINED = re.compile(r"和|与|及|、|以及")
 _SEVERAL = re.compile(r"分别|各自|各是|各有|各为|对比|相比")
 
+# 它 anywhere in a part: the subject of the part before.
+_IT = re.compile(r"它们|它")
 # A pronoun standing for the subject of the part before: "它一共连接了多少台设备".
 _PRONOUN = re.compile(r"^(?:它们|它|其|该公司|该企业|该集团|该机构|这家公司|这家企业)")
 
@@ -67,7 +69,10 @@ def complete_part(part: str, prev: str, tokenizer: Tokenizer) -> str:
     "B区有多少家企业"; "算法备案呢" after "某区有多少个模型备案" asks the other measure."""
     core = _ELLIPSIS_TAIL.sub("", _ELLIPSIS_HEAD.sub("", part).strip()).strip()
     if WH_WORD.search(core.lower()) and len(core) > 6 and tokenizer.entities(core):
-        return core  # a question of its own
+        # A question of its own; its 它 still stands for the subject before ("A在南沙签约后…？
+        # 它的平台在广州哪些线路落地？").
+        prev_ents = tokenizer.entities(prev)
+        return _IT.sub(prev_ents[0], core, count=1) if prev_ents else core
     ys, prev_ys = YEAR.findall(core), YEAR.findall(prev)
     if ys and prev_ys and not WH_WORD.search(core):
         return prev.replace(prev_ys[0], ys[0], 1)
