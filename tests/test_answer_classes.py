@@ -149,6 +149,9 @@ def test_an_answer_in_plain_words_counts(pipe):
     "How much does the computing platform (滨江算力平台) cost?",
     # the sentence's subject is another district; the title names the one asked
     "滨江今年的地区生产总值预期增长多少？",
+    # English: an age never stated; a role (founder) the articles name for no one there
+    "How old is Sun Li (孙立)?",
+    "Who is the founder of Qiming Logistics (启明物流)?",
 ])
 def test_an_attribute_the_articles_never_state_is_refused(pipe, question):
     a = pipe.ask(question)

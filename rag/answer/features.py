@@ -37,7 +37,7 @@ from rag.text.patterns import (
 )
 from rag.text.tokenize import Tokenizer
 
-__all__ = ["ANSWER_TYPES", "ORG_SUFFIXES", "coverage", "asks_name", "asked_noun", "question_phrases", "figure_clause_coverage", "wh_target", "list_head", "named_people", "role_of_other", "names_organisation", "weight", "holds_answer_type", "is_plan", "plan_fit",
+__all__ = ["ANSWER_TYPES", "ORG_SUFFIXES", "coverage", "asks_name", "asked_noun", "question_phrases", "figure_clause_coverage", "wh_target", "list_head", "asked_role", "named_people", "role_of_other", "names_organisation", "weight", "holds_answer_type", "is_plan", "plan_fit",
            "question_words", "year_fit", "YEAR_CLASH", "YEAR_ELSEWHEN"]
 
 ANSWER_TYPES = ("date", "entity", "number", "list", "fact")
@@ -221,18 +221,28 @@ def named_people(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> list[str
     (创始人, 局长), in the clause of that role: "X科技创始人入选榜单" names no founder even
     when another clause names a scientist."""
     plain = QUOTED.sub("", text)
-    if _ROLE.search(qa.focus) and qa.focus in plain:
-        plain = "，".join(c for c in CLAUSE_END.split(plain) if qa.focus in c)
+    role = asked_role(qa, plain)
+    if role:
+        plain = "，".join(c for c in CLAUSE_END.split(plain) if role in c)
     return tokenizer.persons(plain)
+
+
+def asked_role(qa: QueryAnalysis, text: str) -> str:
+    """The role the question asks of (局长, 创始人; an English question's in any of its
+    glossary words) as ``text`` writes it, or "" when it does not."""
+    if _ROLE.search(qa.focus) and qa.focus in text:
+        return qa.focus
+    return next((r for r in qa.roles if r.lower() in text.lower()), "")
 
 
 def role_of_other(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> bool:
     """Does the clause of the role asked (创始人, 负责人) name organisations, none of them the
     question's subjects ("乙公司创始人某某说" for a question about 甲公司's founder, even
     when 甲公司 is named a sentence before)?"""
-    if not _ROLE.search(qa.focus) or qa.focus not in text:
+    role = asked_role(qa, text)
+    if not role:
         return False
-    clause = "，".join(c for c in CLAUSE_END.split(text) if qa.focus in c)
+    clause = "，".join(c for c in CLAUSE_END.split(text) if role in c)
     named = [w for w, f in tokenizer.tagged(clause) if f == "nt"]
     named += tokenizer.coined_names(clause, ORG_SUFFIXES)
     return bool(qa.subjects and named) and not any(

@@ -160,6 +160,8 @@ class Scorer:
             attribute = 0.0
         if self.quotes and self.quoted(c):
             return coverage(self.words, sentence, context, self.weights, text, continues), 1.0
+        if self.qa.roles and not any(r.lower() in text for r in self.qa.roles):
+            attribute = 0.0  # an English who-question's role is not named
         if self.focus and not coverage([self.focus], sentence, context, {self.focus: 1.0}, text,
                                        continues, classes=not self.focus_whole) \
                 and not (self.plan_head and (is_plan(c.text) or is_plan(

@@ -22,7 +22,7 @@ from rag.retrieve.parts import (
     several_subjects,
     split_parts,
 )
-from rag.text.glossary import expand_english
+from rag.text.glossary import english_terms, expand_english
 from rag.text.lexicon import LEXICON
 from rag.text.patterns import (
     CJK_RUN,
@@ -83,6 +83,7 @@ class QueryAnalysis:
     asks_result: bool = False  # what is or was (集聚了, 累计, 目前), not what is planned
     asks_rank: bool = False  # 第几, 排名: a rank (首个, 第三) answers it
     wants_person: bool = False
+    roles: tuple[str, ...] = ()  # an English who-question's role, in the glossary's Chinese
     parts: tuple[QueryAnalysis, ...] = ()
 
     @property
@@ -124,6 +125,20 @@ def _years(text: str, today: date) -> tuple[tuple[int, ...], tuple[tuple[str, in
     relative = [(w, today.year + off) for w, off in REL_YEAR.items()
                 if w in text and w not in ("全年", "年内", "年底", "当年")]
     return tuple(sorted(explicit | {y for _, y in relative})), tuple(relative)
+
+
+def _english_roles(question: str) -> tuple[str, ...]:
+    """The role an English who-question asks of ("the president of X" -> 校长 总裁 会长), in
+    the glossary's Chinese: one of them must name the person's role."""
+    if not re.search(r"\bwho\b|\bname of\b", question.lower()):
+        return ()
+    for group in english_terms(question.split(",")[0]):
+        if any(_ROLE_END.search(w) for w in group):
+            return group
+    return ()
+
+
+_ROLE_END = re.compile(PERSON_ROLE + "$")
 
 
 def bare_measure(word: str) -> str:
@@ -281,6 +296,7 @@ def analyze(question: str, tokenizer: Tokenizer, corrector: TypoCorrector, today
         figures=frozenset(normalize(m.group(0)) for m in FIGURE.finditer(normalize(corrected))),
         focus="" if lang == "en" else (event_verb(corrected, tokenizer) if qtype == "date"
                                        else head_noun(corrected, subjects, tokenizer)),
+        roles=_english_roles(question) if lang == "en" else (),
         asks_result=bool(_ASKS_RESULT.search(corrected)) and not _ASKS_PLAN.search(corrected),
         # "第几 / 排名" asks a rank; "有什么特别之处" a first or a superlative (首个, 第一).
         asks_rank=bool(re.search(r"第几|排名|排第|位列|名次|几个这样|首个|特别之处|特殊之处|"
