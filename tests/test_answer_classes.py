@@ -58,6 +58,8 @@ ARTICLES = {
         "在成立大会上,滨江配送联盟理事长许思远为首批专家颁发聘书。\n\n"
         "按照计划,滨江物流枢纽一期工程要在9月底前完工。\n\n"
         "据介绍,青山区今年主要预期是:地区生产总值增长6%以上。\n\n"
+        "滨江配送联盟由滨江区交通局与启明物流共同发起,汇聚各方力量,推动滨江成为低空配送"
+        "先行区、无人配送示范区、智慧物流集聚区。\n\n"
         "本次签约后,启明物流将继续扩大在滨江的投资。"
         "启明物流的智能调度平台由公司自研。“目前该平台已在滨江的东湖街、西岭街上线。”\n\n"
         "孙立是启明物流的总经理。他感慨道:“在滨江,每一单都算得清清楚楚,这是我们最看重的。”",
@@ -247,6 +249,14 @@ def test_who_said_the_quoted_words_is_the_speaker_of_the_sentence_holding_them(p
 def test_it_in_a_part_of_its_own_is_the_subject_before_and_items_end_in_the_head(pipe):
     a = pipe.ask("启明物流在滨江签约后有什么打算？它的智能调度平台已在滨江哪些街道上线？")
     _answered(a, "扩大", "东湖街")
+
+
+def test_two_joined_by_yu_answer_which_two_before_a_list_elsewhere_in_the_sentence(pipe):
+    for q in ("滨江配送联盟是由哪两家单位共同发起的？",
+              "Which two organisations jointly initiated the delivery alliance (滨江配送联盟)?"):
+        a = pipe.ask(q)
+        _answered(a)
+        assert "启明物流" in a.text.split("\n")[0], a.text
 
 
 def test_the_key_comes_first_then_the_cited_sentence(pipe):

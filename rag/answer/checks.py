@@ -23,6 +23,7 @@ from rag.text.patterns import (
     MONEY_FIGURE,
     PLAIN_QUANTITY,
     figure_with_unit,
+    glossed_names,
     has_quantity,
     normalize,
 )
@@ -42,6 +43,8 @@ class Evidence:
     - ``unit_ok``: a "多少P" question gets a figure in P; ``figure_ok``: a new figure;
     - ``typed``: the sentence can hold an answer of the asked type (a quote counts for 谁
       when its speaker is named next to it);
+    - ``missing_glossed``: the Chinese names an English question writes ("the alliance
+      (某某联盟)") that the passage lacks: they hold every answer, as a figure's subject does;
     - ``attribute_ok``: the sentence (or its context) names the measure asked, in the
       question's words or another of their class: no sentence that only shares the subject
       answers for an attribute the articles do not state (an age, a profit).
@@ -55,11 +58,12 @@ class Evidence:
     figure_ok: bool = True
     typed: bool = True
     attribute_ok: bool = True
+    missing_glossed: tuple[str, ...] = ()  # of missing_nearby, names an English question wrote
 
     @property
     def passes(self) -> bool:
         """Hard checks: a candidate failing any of them cannot be the answer."""
-        if self.qtype == "number" and self.missing_nearby:
+        if self.missing_glossed or self.qtype == "number" and self.missing_nearby:
             # A figure is only an answer for the subject asked: a 全区 营收 is no answer to
             # "某公司的营收". (Other question types keep this as a soft penalty: their answers
             # are often phrased without repeating the subject.)
@@ -104,7 +108,9 @@ def check(qa: QueryAnalysis, c: Candidate, view: SentenceView, tokenizer: Tokeni
     # A rank (首个, 第三) carries no unit of count.
     unit = "" if qa.asks_rank else qa.unit
     return Evidence(qa.qtype, missing, absent, missing_nearby, unit_ok(unit, text),
-                    _figure_ok(qa, text), typed, attribute_ok)
+                    _figure_ok(qa, text), typed, attribute_ok,
+                    missing_glossed=tuple(w for w in missing_nearby
+                                          if qa.english and w in glossed_names(qa.text)))
 
 
 def unit_ok(unit: str, text: str) -> bool:

@@ -56,8 +56,8 @@ def _typed(qa: QueryAnalysis, text: str, tk: Tokenizer) -> bool:
         return bool(DATE_MENTION.search(text))
     if qa.qtype == "entity":
         return bool(tk.persons(text)) if qa.wants_person else names_organisation(qa, text)
-    if qa.qtype == "list":
-        return "、" in text or len(list_items(text)) >= 2
+    if qa.qtype == "list":  # "A、B", or two joined by 与/和 ("由A与B共同发起")
+        return "、" in text or len(list_items(text)) >= 2 or bool(re.search("[与和及]", text))
     if qa.qtype == "fact" and qa.asks_rank:
         return bool(RANK.search(text) or SUPERLATIVE.search(text))
     return False
@@ -136,12 +136,14 @@ def key_line(qa: QueryAnalysis, c: Candidate, view: SentenceView, words: Sequenc
     doc = view.docs[c.doc_id]
     date = doc.meta.date
     quoted = [q for q in quoted_spans(qa.corrected) if len(q) >= 2 and q in c.text]
+    s, e = window(qa, doc.text, c.start, c.end, words, view.snap.idf, tk, KEY_MAX)
     if qa.qtype == "list" and not quoted:  # a quoted phrase is where the answer is
         items = list_items(c.text)
         head = _announcement(c.text)
-        if items:
+        # The announced items, when they are where the question's words are (a long sentence
+        # may enumerate something else too).
+        if items and any(it in doc.text[s:e] for it in items):
             return f"{head}{'、'.join(items)}", (c.start, c.end)
-    s, e = window(qa, doc.text, c.start, c.end, words, view.snap.idf, tk, KEY_MAX)
     key = doc.text[s:e]
     if qa.qtype == "date":
         ref = _date_ref(key, date, words, tk)

@@ -83,8 +83,8 @@ def wh_target(qa: QueryAnalysis, tokenizer: Tokenizer) -> set[str]:
     tagged = tokenizer.tagged(qa.corrected)
     for i, (w, _) in enumerate(tagged):
         if w.startswith("哪"):
-            for nxt, flag in tagged[i + 1:i + 3]:
-                if nxt in qa.subjects:
+            for nxt, flag in tagged[i + 1:i + 4]:
+                if nxt in qa.subjects or flag[:1] in ("m", "q"):  # 哪两家单位: past 两家
                     continue
                 return {nxt} if flag.startswith("n") else set()
         if w == "什么":

@@ -24,6 +24,7 @@ from rag.answer.features import (
     question_phrases,
     question_words,
     weight,
+    wh_target,
     year_fit,
 )
 from rag.retrieve.query import QueryAnalysis
@@ -95,7 +96,7 @@ class Scorer:
         # The question's words that name a measure class (花费, 营收): a sentence stating that
         # measure, in these words or another of the class (成本), is about what is asked.
         self.classed = [t for t in self.words if LEXICON.measure_classes(t) and len(t) >= 2]
-        measure = set(qa.measure) - {asked_noun(qa, tokenizer)}
+        measure = set(qa.measure) - {asked_noun(qa, tokenizer)} - wh_target(qa, tokenizer)
         # One character says little ("办", "发"): the attribute is read from longer words.
         self.measure_words = [t for t in self.words if t in measure and len(t) >= 2]
         # An English question names its measure through the glossary: a term whose Chinese
@@ -192,7 +193,8 @@ class Scorer:
         if qa.qtype == "number":
             s += w.figure_clause * figure_clause_coverage(self.words, self.weights, c.text.lower(),
                                                           self.tk)
-        if c.kind == "list" and (not self.head or self.head in c.text.split("。")[0]):
+        if c.kind == "list" and not qa.english and (
+                not self.head or self.head in c.text.split("。")[0]):
             s += w.list_items
         fit = plan_fit(qa, c.text)
         if fit > 0:
