@@ -164,6 +164,10 @@ def test_a_founder_asked_is_the_one_named_in_the_clause_of_the_role(pipe):
     _answered(pipe.ask("珂墨科技的创始人是谁？"), "周明远")
 
 
+def test_firms_counted_in_ge_answer_a_question_counting_them_in_jia(pipe):
+    _answered(pipe.ask("滨江区2025年力争引进多少个人工智能企业？"), "50家")
+
+
 def test_a_target_asked_is_a_plan_stated_with_li_zheng_though_no_article_writes_the_word(pipe):
     # The made-up articles never write 目标: a plan is stated with 力争/将.
     assert "目标" not in "".join(text for _, _, text in ARTICLES.values())

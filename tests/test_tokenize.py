@@ -104,3 +104,13 @@ def test_a_typo_split_across_a_word_boundary_and_no_grammar_words_corrected():
     # a particle or a classifier is grammar, never a misspelt corpus word (时的/使得, 个字/各自)
     assert c.correct("按大会时的说法,企业有多少家") == "按大会时的说法,企业有多少家"
     assert c.correct("重点产业是哪几个字") == "重点产业是哪几个字"
+
+
+def test_a_firm_name_after_a_rare_noun_is_coined_but_not_a_common_phrase():
+    from rag.text.lexicon import LEXICON
+
+    tk = default_tokenizer()
+    suffixes = LEXICON.words("org")
+    assert tk.coined_names("商汤科技签了什么项目", suffixes) == ["商汤科技"]  # 商汤: a dynasty, to jieba
+    for phrase in ("广州数字科技集团", "客户用的售后平台", "生物科技企业有多少家"):
+        assert tk.coined_names(phrase, suffixes) == [], phrase

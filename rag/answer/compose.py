@@ -83,7 +83,9 @@ def window(qa: QueryAnalysis, doc_text: str, s: int, e: int, words: Sequence[str
     # The subject (a district, a firm) is usually named once, at the head of a sentence whose
     # later clauses hold the figure asked: half weight, so the key need not reach back for it.
     subject = {t for x in qa.subjects for t in (x, *tk.tokens(x))}
-    need_type = any(typed)  # a window without the asked figure/date/name answers nothing
+    # A window without the asked figure/date/name answers nothing. (An organisation's name
+    # has no reliable shape: its clause may not look typed.)
+    need_type = any(typed) and not (qa.qtype == "entity" and not qa.wants_person)
     # A title or phrase the question quotes (《…》, “…”) is where the answer is: the key holds it.
     quoted = [normalize(q) for q in quoted_spans(qa.corrected) if len(q) >= 2]
     holds_quote = [any(q in normalize(doc_text[a:b]) for q in quoted) for a, b in clauses]

@@ -97,7 +97,7 @@ def answer_type(q: str) -> str:
     if re.search(r"哪[一几两]?年|何时|什么时候|啥时候|哪天|几月|哪个月|几号|日期|when|what year|which year|"
                  r"what date", ql):
         return "date"
-    if re.search(r"谁|哪[两三四五六七八九十几]*位|何人|哪家|哪个(企业|公司|单位|机构|部门|学校|大学|高校)|"
+    if re.search(r"谁|哪[两三四五六七八九十几]*位|何人|哪[两三四五六七八九十几]*家|哪个(企业|公司|单位|机构|部门|学校|大学|高校)|"
                  r"哪些(企业|公司|单位|机构)|\bwho\b|which (company|companies|organi|firm|institut|"
                  r"universit)|" + _PERSON_NAME_ASKED, ql):
         return "entity"

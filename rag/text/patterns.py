@@ -132,10 +132,17 @@ DURATION_FIGURE = re.compile(r"[\d一二三四五六七八九十两半几][多�
 MONEY_FIGURE = re.compile(r"\d(?:[万亿千百多余]){0,3}元|[\d百千万][万亿]")
 
 
+# Counting units that count the same things: firms are 家 or 个, people 名, 人 or 位.
+_SAME_UNIT = {"家": "家个", "个": "个家", "名": "名人位", "人": "人名位", "位": "位名人"}
+
+
 @lru_cache(maxsize=64)
 def figure_with_unit(unit: str) -> re.Pattern:
-    """A figure written with ``unit``: ``figure_with_unit("台")`` finds 1.8万多台."""
-    return re.compile(rf"[\d一二三四五六七八九十两百千几半](?:[万亿千百多余]){{0,3}}{re.escape(unit)}")
+    """A figure written with ``unit`` or a unit counting the same things:
+    ``figure_with_unit("台")`` finds 1.8万多台, ``figure_with_unit("家")`` also 超100个."""
+    units = "|".join(map(re.escape, _SAME_UNIT[unit])) if unit in _SAME_UNIT \
+        else re.escape(unit)
+    return re.compile(rf"[\d一二三四五六七八九十两百千几半](?:[万亿千百多余]){{0,3}}(?:{units})")
 
 
 # A figure taken apart as (number, unit or magnitude), for checking that a passage holds it.
@@ -201,7 +208,7 @@ WH_WORD = re.compile(r"(是多少|有多少|多少|多[远久大高长重宽深]
                      r"how many|how much|who|when|which|what|where)")
 
 # A personal pronoun: in a later part of a question, the person an earlier part asks for.
-PERSON_PRONOUN = re.compile(r"他们|她们|他|她")
+PERSON_PRONOUN = re.compile(r"他们|她们|他|她|\b[Hh]e\b|\b[Ss]he\b")
 
 # A first or an only: what "有什么特别之处" asks before any ranking or superlative.
 FIRST = re.compile(r"首个|首家|首款|首次|首批|首创|唯一|第一个|第一家")

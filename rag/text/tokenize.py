@@ -39,6 +39,9 @@ STOPWORDS = frozenset(
 # conjunctions, particles, pronouns, numerals, classifiers, modal and locative words.
 _FUNCTION_TAGS = frozenset("pcurmqyef")
 _WH_WORD = re.compile(r"哪|什么|多少|谁|几")
+# The endings of a firm's name (not 平台, 中心, 联盟: "售后平台" is no firm).
+_FIRM_SUFFIXES = frozenset(("公司", "集团", "科技", "重工", "电子", "电器", "医药", "传媒", "物流",
+                            "能源", "通信", "银行"))
 
 
 class Tokenizer:
@@ -99,10 +102,11 @@ class Tokenizer:
         return list(dict.fromkeys(out))
 
     def coined_names(self, text: str, suffixes: tuple[str, ...]) -> list[str]:
-        """Organisation names jieba has never seen: an organisation suffix (科技, 集团 …)
-        after a stretch jieba could only guess at, one word missing from its dictionary or two
-        or more single characters ("留形"+"科技", "极"+"飞"+"科技"). A known word before the
-        suffix ("数字科技", "推动科技") is an ordinary phrase, not a name."""
+        """Organisation names jieba has never seen as names: an organisation suffix (科技,
+        集团 …) after a stretch jieba could only guess at (one word missing from its
+        dictionary, two or more single characters: "留形"+"科技", "极"+"飞"+"科技") or after a
+        rare noun ("商汤"+"科技"). A common word before the suffix ("数字科技", "推动科技")
+        is an ordinary phrase, not a name."""
         tagged = self._cached_tagged(unicodedata.normalize("NFKC", text))
         freq = self._get().FREQ
         out = []
@@ -116,9 +120,13 @@ class Tokenizer:
             if i - j >= 2:
                 stem = "".join(x for x, _ in tagged[j:i])
             else:
-                prev = tagged[i - 1][0]
-                stem = prev if CJK.match(prev) and 2 <= len(prev) <= 4 and not freq.get(prev) \
-                    else ""
+                prev, flag = tagged[i - 1]
+                # a stem jieba does not know, or a rare noun it knows for another sense
+                # (商汤, a dynasty, in 商汤科技); a common word before 科技 is a phrase (数字科技)
+                rare = not freq.get(prev) or (
+                    flag in ("n", "nz", "nr") and freq.get(prev, 0) < 500
+                    and w in _FIRM_SUFFIXES and prev not in self._domain())
+                stem = prev if CJK.match(prev) and 2 <= len(prev) <= 4 and rare else ""
             if 2 <= len(stem) <= 4:
                 out.append(stem + w)
         return out
@@ -142,6 +150,10 @@ class Tokenizer:
                  if f in ("n", "nz", "vn", "nr") and len(w) >= 2 and CJK.match(w[0])
                  and w not in STOPWORDS]
         return nouns[-1] if nouns else ""
+
+    @lru_cache(maxsize=1)  # noqa: B019  (one shared tokenizer lives for the process)
+    def _domain(self) -> frozenset[str]:
+        return frozenset(self.domain_words())
 
     def domain_words(self) -> list[str]:
         """Words of the domain dictionary (places, organisations, terms)."""
