@@ -264,8 +264,12 @@ class Pipeline:
         """One (sub-)question's hits; hits from articles of the years it asks (their 今年 is
         that year, though they may not print it); hits from articles of other years (a figure
         question without a year may be answered at two dates); its sentences' similarities."""
-        res = retriever.search(qa.text, k=k, searched=qa.searched, **filters)
         docs = retriever.snap.docs.values()
+        if qa.article_years and not filters.get("doc_ids"):
+            # "2023年那篇调查里…": the articles of that year only, when there are any.
+            named = [d.doc_id for d in docs if d.meta.year() in qa.article_years]
+            filters = {**filters, "doc_ids": named or None}
+        res = retriever.search(qa.text, k=k, searched=qa.searched, **filters)
         top_year = retriever.snap.docs[res.hits[0].chunk.doc_id].meta.year() if res.hits else None
         same, other = (), ()
         if not filters.get("doc_ids"):

@@ -164,6 +164,11 @@ def test_a_founder_asked_is_the_one_named_in_the_clause_of_the_role(pipe):
     _answered(pipe.ask("珂墨科技的创始人是谁？"), "周明远")
 
 
+def test_a_year_naming_the_article_picks_the_article_not_the_statement_year(pipe):
+    # The 2023 article says 去年 (2022) of the platform: "2023年那篇" is the article's year.
+    _answered(pipe.ask("2023年那篇调查里,滨江算力平台首批接入了多少算力？"), "1000P")
+
+
 def test_firms_counted_in_ge_answer_a_question_counting_them_in_jia(pipe):
     _answered(pipe.ask("滨江区2025年力争引进多少个人工智能企业？"), "50家")
 

@@ -84,6 +84,7 @@ class QueryAnalysis:
     asks_rank: bool = False  # 第几, 排名: a rank (首个, 第三) answers it
     wants_person: bool = False
     roles: tuple[str, ...] = ()  # an English who-question's role, in the glossary's Chinese
+    article_years: tuple[int, ...] = ()  # "2023年那篇报道": the asked article's year
     parts: tuple[QueryAnalysis, ...] = ()
 
     @property
@@ -121,6 +122,8 @@ def answer_type(q: str) -> str:
 
 
 def _years(text: str, today: date) -> tuple[tuple[int, ...], tuple[tuple[str, int], ...]]:
+    # "2023年那篇调查里" names the article by its year, not the year of what is asked.
+    text = ARTICLE_YEAR.sub(" ", text)
     explicit = {int(y) for y in YEAR.findall(normalize(text))}
     relative = [(w, today.year + off) for w, off in REL_YEAR.items()
                 if w in text and w not in ("全年", "年内", "年底", "当年")]
@@ -139,6 +142,8 @@ def _english_roles(question: str) -> tuple[str, ...]:
 
 
 _ROLE_END = re.compile(PERSON_ROLE + "$")
+# A year naming the article asked about: "2023年那篇调查", "2025年的报道里".
+ARTICLE_YEAR = re.compile(r"(20\d\d)年?的?(?:那篇|这篇|那份|的?(?:文章|报道|调查|稿子|新闻))")
 
 
 def bare_measure(word: str) -> str:
@@ -274,15 +279,18 @@ def analyze(question: str, tokenizer: Tokenizer, corrector: TypoCorrector, today
     zh = " ".join(CJK_RUN.findall(searched)) if lang == "en" else corrected
     qtype = answer_type(corrected)
     years, relative = _years(corrected, today)
+    article_years = tuple(sorted({int(m.group(1)) for m in ARTICLE_YEAR.finditer(corrected)}))
     named = tokenizer.entities(zh) if zh else []
     # A firm name jieba has never seen ("留形科技") is a subject too: the articles may
     # not know it, and then the question must be refused rather than answered about another.
     named += [n for n in tokenizer.coined_names(zh, LEXICON.words("org"))
               if not any(n in e or e in n for e in named)]
+    named = [e for e in named if not LEXICON.measure_classes(e)]  # jieba tags 扎堆 a place
     # The first characters of a known organisation's name stand for it ("趣丸" for 某某科技
-    # written 趣丸科技): a subject, held to the sentences as the full name would be.
+    # written 趣丸科技): a subject, held to the sentences as the full name would be. (Not a
+    # common word that merely starts one: 人工智能 of 人工智能发展局.)
     named += [t for t in dict.fromkeys(tokenizer.tokens(zh)) if len(t) >= 2 and CJK_RUN.fullmatch(t)
-              and not any(t in e for e in named)
+              and not any(t in e for e in named) and tokenizer.frequency(t) < 200
               and any(n.startswith(t) and len(n) >= len(t) + 2 for n in tokenizer.domain_names())]
     if lang == "en":  # the Chinese name an English question glosses is what it is about
         named = [n for n in glossed_names(question) if len(n) >= 2] + [
@@ -292,7 +300,8 @@ def analyze(question: str, tokenizer: Tokenizer, corrector: TypoCorrector, today
         text=question, lang=lang, corrected=corrected, searched=searched, qtype=qtype,
         subjects=subjects, measure=_measure(zh, subjects, tokenizer),
         unit="" if lang == "en" else _unit(corrected, qtype, tokenizer),
-        years=years, relative=relative, asks_plan=bool(_ASKS_PLAN.search(corrected.lower())),
+        years=years, relative=relative, article_years=article_years,
+        asks_plan=bool(_ASKS_PLAN.search(corrected.lower())),
         figures=frozenset(normalize(m.group(0)) for m in FIGURE.finditer(normalize(corrected))),
         focus="" if lang == "en" else (event_verb(corrected, tokenizer) if qtype == "date"
                                        else head_noun(corrected, subjects, tokenizer)),
