@@ -187,3 +187,17 @@ def test_the_first_characters_of_a_known_organisation_are_a_subject():
     # a written year is judged by year fit, and does not leave 年头 behind as a word
     qa = analyze("星河园区2023年头五个月省了多少钱", tk, corrector, date(2026, 1, 1))
     assert "年头" not in question_words(qa, tk) and "年头" not in qa.measure
+
+
+def test_a_later_part_is_about_the_event_before_not_its_place_and_a_type_is_no_subject():
+    from rag.retrieve.query import analyze
+    from rag.text.spelling import TypoCorrector
+    from rag.text.tokenize import default_tokenizer
+
+    tk = default_tokenizer()
+    corrector = TypoCorrector({}, "", tk)
+    event = next(w for w in tk.domain_words() if w.endswith("大赛"))  # a contest of the dictionary
+    qa = analyze(f"2023年广州办的是第几届{event}？到2026年启动的又是第几届？", tk, corrector,
+                 date(2026, 1, 1))
+    assert qa.parts[1].corrected.startswith(event)
+    assert "城市" not in analyze("星河工厂在哪个城市", tk, corrector, date(2026, 1, 1)).subjects

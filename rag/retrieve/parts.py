@@ -72,7 +72,7 @@ def complete_part(part: str, prev: str, tokenizer: Tokenizer) -> str:
         # A question of its own; its 它 still stands for the subject before ("A在南沙签约后…？
         # 它的平台在广州哪些线路落地？").
         prev_ents = tokenizer.entities(prev)
-        return _IT.sub(prev_ents[0], core, count=1) if prev_ents else core
+        return _IT.sub(_topic(prev, prev_ents, tokenizer), core, count=1) if prev_ents else core
     ys, prev_ys = YEAR.findall(core), YEAR.findall(prev)
     if ys and prev_ys and not WH_WORD.search(core):
         return prev.replace(prev_ys[0], ys[0], 1)
@@ -80,7 +80,8 @@ def complete_part(part: str, prev: str, tokenizer: Tokenizer) -> str:
     if ents and prev_ents and not set(ents) & set(prev_ents) and len(core) <= len(ents[0]) + 2:
         return prev.replace(prev_ents[0], ents[0], 1)
     wh = _WH_TAIL.search(prev)
-    topic = (prev_ents[0] if prev_ents else _lead_noun_phrase(prev, tokenizer)) if not ents else ""
+    topic = (_topic(prev, prev_ents, tokenizer) if prev_ents else _lead_noun_phrase(prev, tokenizer)) \
+        if not ents else ""
     if topic and _PRONOUN.search(core):  # "它/其/该公司…" stands for the subject before
         return _PRONOUN.sub(topic, core, count=1) + (wh.group(0) if wh and not WH_WORD.search(core)
                                                      else "")
@@ -88,6 +89,13 @@ def complete_part(part: str, prev: str, tokenizer: Tokenizer) -> str:
         return core
     # A part naming no subject of its own is about the one before's ("…？2026年是第几届？").
     return f"{topic}{core}{wh.group(0) if wh and not WH_WORD.search(core) else ''}"
+
+
+def _topic(prev: str, ents: list[str], tokenizer: Tokenizer) -> str:
+    """What the part before is about, of the names it gives: an organisation or an event
+    before a place ("2023年广州办的是第几届琶洲算法大赛" is about the contest, not 广州)."""
+    places = {w for w, f in tokenizer.tagged(prev) if f == "ns"}
+    return next((e for e in ents if e not in places), ents[0])
 
 
 def _lead_noun_phrase(q: str, tokenizer: Tokenizer) -> str:

@@ -285,7 +285,9 @@ def analyze(question: str, tokenizer: Tokenizer, corrector: TypoCorrector, today
     # not know it, and then the question must be refused rather than answered about another.
     named += [n for n in tokenizer.coined_names(zh, LEXICON.words("org"))
               if not any(n in e or e in n for e in named)]
-    named = [e for e in named if not LEXICON.measure_classes(e)]  # jieba tags 扎堆 a place
+    # Not a measure word jieba tags as a place (扎堆), nor the type a 哪个 asks (哪个城市).
+    named = [e for e in named if not LEXICON.measure_classes(e)
+             and not re.search(f"哪[个座一]*{re.escape(e)}", zh)]
     # The first characters of a known organisation's name stand for it ("趣丸" for 某某科技
     # written 趣丸科技): a subject, held to the sentences as the full name would be. (Not a
     # common word that merely starts one: 人工智能 of 人工智能发展局.)
