@@ -60,6 +60,8 @@ ARTICLES = {
         "据介绍,青山区今年主要预期是:地区生产总值增长6%以上。\n\n"
         "滨江配送联盟由滨江区交通局与启明物流共同发起,汇聚各方力量,推动滨江成为低空配送"
         "先行区、无人配送示范区、智慧物流集聚区。\n\n"
+        "今年的滨江区政府工作报告在延续产业发展总体框架下,首次明确提出聚焦物流、会展两大产业,"
+        "并将其分别定位为“先导赛道”和“特色赛道”。\n\n"
         "本次签约后,启明物流将继续扩大在滨江的投资。"
         "启明物流的智能调度平台由公司自研。“目前该平台已在滨江的东湖街、西岭街上线。”\n\n"
         "孙立是启明物流的总经理。他感慨道:“在滨江,每一单都算得清清楚楚,这是我们最看重的。”",
@@ -167,6 +169,12 @@ def test_a_founder_asked_is_the_one_named_in_the_clause_of_the_role(pipe):
 def test_a_year_naming_the_article_picks_the_article_not_the_statement_year(pipe):
     # The 2023 article says 去年 (2022) of the platform: "2023年那篇" is the article's year.
     _answered(pipe.ask("2023年那篇调查里,滨江算力平台首批接入了多少算力？"), "1000P")
+
+
+def test_the_key_is_the_clause_naming_what_is_asked(pipe):
+    a = pipe.ask("今年滨江区政府工作报告把物流定位成什么赛道？")
+    _answered(a)
+    assert "先导赛道" in a.text.split("\n")[0], a.text
 
 
 def test_firms_counted_in_ge_answer_a_question_counting_them_in_jia(pipe):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from rag.answer.candidates import Candidate, SentenceView, list_items
 from rag.answer.checks import unit_ok
 from rag.answer.dates import absolute_text, resolve_dates, statement_years
-from rag.answer.features import is_plan, names_organisation
+from rag.answer.features import asked_noun, is_plan, names_organisation
 from rag.index.snapshot import IndexSnapshot
 from rag.retrieve.query import QueryAnalysis
 from rag.text.lexicon import LEXICON
@@ -83,6 +83,8 @@ def window(qa: QueryAnalysis, doc_text: str, s: int, e: int, words: Sequence[str
     # The subject (a district, a firm) is usually named once, at the head of a sentence whose
     # later clauses hold the figure asked: half weight, so the key need not reach back for it.
     subject = {t for x in qa.subjects for t in (x, *tk.tokens(x))}
+    # "定位成什么赛道": the clause naming the 赛道 holds the answer.
+    asked = asked_noun(qa, tk)
     # A window without the asked figure/date/name answers nothing. (An organisation's name
     # has no reliable shape: its clause may not look typed.)
     need_type = any(typed) and not (qa.qtype == "entity" and not qa.wants_person)
@@ -103,7 +105,10 @@ def window(qa: QueryAnalysis, doc_text: str, s: int, e: int, words: Sequence[str
             # a figure must still be in the key.
             if need_type and not has_type and not (quotes and qa.qtype in ("list", "fact")):
                 continue
-            value = (sum(idf.get(t, 1.0) * (0.5 if t in subject else 1.0) for t in seen)
+            # A term counts once, not again through its parts (政府工作报告: 政府, 报告).
+            whole = [t for t in seen if not any(t != u and t in u for u in seen)]
+            value = (sum(idf.get(t, 1.0) * (0.5 if t in subject else 3.0 if t == asked else 1.0)
+                         for t in whole)
                      + (_QUOTE_VALUE if quotes else 0.0)
                      - 0.02 * (clauses[j][1] - clauses[i][0]))  # shorter wins a tie
             if value > best:

@@ -28,6 +28,7 @@ from rag.text.patterns import (
     PROPORTION,
     QUOTED,
     RANK,
+    REL_YEAR,
     SPEECH_VERBS,
     SUPERLATIVE,
     WH_TARGET_EN,
@@ -69,7 +70,7 @@ def question_words(qa: QueryAnalysis, tokenizer: Tokenizer,
             text = expand_english(" ".join(re.findall(r"[A-Za-z][A-Za-z-]+", text))) + " " + text
     target = set() if qa.english else wh_target(qa, tokenizer)
     out = [t for t in tokenizer.tokens(text) if t not in LEXICON.generic and t not in target
-           and not (qa.years and YEAR_TOKEN.fullmatch(t))]
+           and not (qa.years and YEAR_TOKEN.fullmatch(t)) and t not in REL_YEAR]
     if qa.asks_plan:
         # 目标/计划 is answered by any plan sentence (力争/将/确保), whether it prints the word
         # or not; as a word it would favour the sentence that happens to print it.
