@@ -98,6 +98,37 @@ def test_ingest_switches_the_alias_and_a_second_replica_picks_it_up(corpus_home,
     assert m.n_docs == len(before) + 1 and m.embedded_chunks == 1
 
 
+def test_an_updated_article_replaces_its_old_text_and_alone_is_embedded(corpus_home,
+                                                                         milvus_env, tmp_path):
+    p = _pipeline()
+    p.build_index()
+    new = tmp_path / "baiyun_digital.txt"
+    new.write_text(NEW_ARTICLE, encoding="utf-8")
+    p.ingest([new])
+    n_docs = p.snapshot.manifest.n_docs
+    new.write_text(NEW_ARTICLE.replace("算力中心3个", "无人机起降点12个"), encoding="utf-8")
+    rep = p.ingest([new])
+    assert rep.updated == ("baiyun_digital",)
+    m = p.snapshot.manifest
+    assert m.n_docs == n_docs and m.embedded_chunks == 1  # the others reused their vectors
+    reader = _pipeline()  # another replica reads the same build
+    for q in (p, reader):
+        text = "".join(h.chunk.text for h in q.search("白云区无人机起降点", k=5).hits
+                       if h.chunk.doc_id == "baiyun_digital")
+        assert "无人机起降点12个" in text and "算力中心3个" not in text
+
+
+def test_a_build_made_with_another_model_is_refused_with_the_rebuild_hint(corpus_home,
+                                                                          milvus_env):
+    p = _pipeline()
+    p.build_index()
+    m = p.snapshot.manifest
+    with pytest.raises(IndexStateError, match="rag index --rebuild") as e:
+        p.store.load("another-model", "0" * 16)
+    assert "\n" not in str(e.value)
+    assert p.store.load(m.model_id, m.model_checksum).manifest.n_chunks == m.n_chunks
+
+
 def test_a_failed_build_leaves_the_live_build_serving(corpus_home, milvus_env, tmp_path,
                                                       monkeypatch):
     import rag.index.milvus as mv
