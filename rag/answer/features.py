@@ -206,7 +206,7 @@ def holds_answer_type(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> boo
     if qa.qtype == "list":
         head = list_head(qa.corrected, tokenizer)
         if head:  # "哪几条地铁线" asks for instances of (地铁)线: 3号线、7号线
-            # "哪些线路" is answered by "18号线、22号线": items ending in a character of the head.
+            # "哪些线路" is answered by "5号线、9号线": items ending in a character of the head.
             return text.count(head) >= 2 or ("、" in text and (
                 head in text or head[-1] in text or any(ch + "、" in text for ch in head)))
         return any(sep in text for sep in ("、", ",", ";", "和"))
