@@ -303,9 +303,7 @@ class Pipeline:
                         timings=(("retrieve", t_ret),
                                  ("total", (time.perf_counter() - t0) * 1000)))
             return
-        s = self.settings
-        client = LLMClient(s.llm_base_url, s.llm_model, s.llm_api_key, s.llm_timeout)
-        for item in LLMAnswerer(client, s).stream(full_q, extractive.passages(res),
+        for item in LLMAnswerer(LLMClient.from_settings(self.settings)).stream(full_q, extractive.passages(res),
                                                   lambda: checked):
             if isinstance(item, Answer):
                 yield _with(item, question=q, hits=res.hits,

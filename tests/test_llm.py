@@ -206,7 +206,7 @@ def fake_url():
 
 
 def _answerer(url: str, timeout: float = 0.5) -> LLMAnswerer:
-    return LLMAnswerer(LLMClient(url, "local", timeout=timeout), Settings())
+    return LLMAnswerer(LLMClient(url, "local", timeout=timeout))
 
 
 def _closed_port_url() -> str:
@@ -374,7 +374,7 @@ _FIG = re.compile(r"\d+(?:\.\d+)?[万亿]?(?:元|个|家|项)")
 def test_real_llm_answers_with_valid_citations(llama_url, capsys):
     # ~8 s on an idle 2-core machine; the generous deadline only absorbs a loaded one.
     client = LLMClient(llama_url, "local", timeout=150, max_tokens=128, temperature=0.0)
-    answerer = LLMAnswerer(client, Settings())
+    answerer = LLMAnswerer(client)
     t = time.monotonic()
     items = list(answerer.stream(QUESTION, _passages(), _extractive))
     latency = time.monotonic() - t

@@ -38,8 +38,8 @@ MIN_ATTRIBUTE = 0.2  # share of the asked measure's words a sentence must hold (
 class Evidence:
     """- ``absent_subjects``: subjects the question names that the candidate's article never
       mentions: another subject (a district asked, an article on another one retrieved);
-    - ``missing_subjects``: subjects not in the sentence, the one before, or the title;
-    - ``missing_nearby``: of those, subjects not in the paragraph or the one before either;
+    - ``missing_nearby``: subjects in neither the sentence, the one before, the title, its
+      paragraph nor the paragraph before;
     - ``unit_ok``: a "多少P" question gets a figure in P; ``figure_ok``: a new figure;
     - ``typed``: the sentence can hold an answer of the asked type (a quote counts for 谁
       when its speaker is named next to it);
@@ -51,7 +51,6 @@ class Evidence:
     """
 
     qtype: str
-    missing_subjects: tuple[str, ...] = ()
     absent_subjects: tuple[str, ...] = ()
     missing_nearby: tuple[str, ...] = ()
     unit_ok: bool = True
@@ -72,12 +71,10 @@ class Evidence:
                 and self.attribute_ok)
 
 
-def check(qa: QueryAnalysis, c: Candidate, view: SentenceView, tokenizer: Tokenizer,
-          subjects: tuple[str, ...] | None = None) -> Evidence:
-    """The :class:`Evidence` of candidate ``c`` for ``qa`` (``subjects`` overrides the
-    question's, to check one subject of several)."""
+def check(qa: QueryAnalysis, c: Candidate, view: SentenceView, tokenizer: Tokenizer) -> Evidence:
+    """The :class:`Evidence` of candidate ``c`` for ``qa``."""
     doc = view.docs[c.doc_id]
-    subjects = qa.subjects if subjects is None else subjects
+    subjects = qa.subjects
     ctx = normalize(c.text + view.previous_text(c) + doc.meta.title).lower()
     missing = tuple(w for w in subjects if w.lower() not in ctx)
     # A news paragraph often names its subject once, a paragraph earlier ("某公司CEO告诉记者…"
@@ -107,7 +104,7 @@ def check(qa: QueryAnalysis, c: Candidate, view: SentenceView, tokenizer: Tokeni
         qa.unit == "distance" and unit_ok(qa.unit, normalize(c.text)))
     # A rank (首个, 第三) carries no unit of count.
     unit = "" if qa.asks_rank else qa.unit
-    return Evidence(qa.qtype, missing, absent, missing_nearby, unit_ok(unit, text),
+    return Evidence(qa.qtype, absent, missing_nearby, unit_ok(unit, text),
                     _figure_ok(qa, text), typed, attribute_ok,
                     missing_glossed=tuple(w for w in missing_nearby
                                           if qa.english and w in glossed_names(qa.text)))

@@ -23,12 +23,12 @@ from rag.text.patterns import (
     HOW_MUCH,
     LIST_HEAD,
     NAME_ASKED,
-    PERSON_ROLE,
     PLAIN_QUANTITY,
     PROPORTION,
     QUOTED,
     RANK,
     REL_YEAR,
+    ROLE_END,
     SPEECH_VERBS,
     SUPERLATIVE,
     WH_TARGET_EN,
@@ -38,10 +38,9 @@ from rag.text.patterns import (
 )
 from rag.text.tokenize import Tokenizer
 
-__all__ = ["ANSWER_TYPES", "ORG_SUFFIXES", "coverage", "asks_name", "asked_noun", "question_phrases", "figure_clause_coverage", "wh_target", "list_head", "asked_role", "named_people", "role_of_other", "names_organisation", "weight", "holds_answer_type", "is_plan", "plan_fit",
+__all__ = ["ORG_SUFFIXES", "coverage", "asks_name", "asked_noun", "question_phrases", "figure_clause_coverage", "wh_target", "list_head", "asked_role", "named_people", "role_of_other", "names_organisation", "weight", "holds_answer_type", "is_plan", "plan_fit",
            "question_words", "year_fit", "YEAR_CLASH", "YEAR_ELSEWHEN"]
 
-ANSWER_TYPES = ("date", "entity", "number", "list", "fact")
 CLASS_MATCH = 0.8  # a measure named by another word of its class
 CONTEXT_MATCH = 0.5  # a word found in the sentence before, or the title, not in the sentence
 ANAPHOR_MATCH = 1.0  # the same, when the sentence opens with 这/该/其 and so continues it
@@ -213,7 +212,6 @@ def holds_answer_type(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> boo
     return True
 
 
-_ROLE = re.compile(PERSON_ROLE + "$")
 
 
 def named_people(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> list[str]:
@@ -231,7 +229,7 @@ def named_people(qa: QueryAnalysis, text: str, tokenizer: Tokenizer) -> list[str
 def asked_role(qa: QueryAnalysis, text: str) -> str:
     """The role the question asks of (局长, 创始人; an English question's in any of its
     glossary words) as ``text`` writes it, or "" when it does not."""
-    if _ROLE.search(qa.focus) and qa.focus in text:
+    if ROLE_END.search(qa.focus) and qa.focus in text:
         return qa.focus
     return next((r for r in qa.roles if r.lower() in text.lower()), "")
 

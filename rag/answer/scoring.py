@@ -128,7 +128,7 @@ class Scorer:
             and head not in LEXICON.words("plan")  # a 目标 is written as 力争/将, not named
         idf = view.snap.idf
         self.idf = idf
-        unseen = max(idf.values(), default=1.0)
+        unseen = view.snap.max_idf
         self.weights = {t: weight(t, idf, unseen, view.snap.folded_corpus) for t in self.words}
         # The subject of a figure matters however often the articles name it: a 海珠 figure
         # is no answer about 广州.

@@ -71,6 +71,11 @@ class IndexSnapshot:
         return {w: math.log(1 + (n - c + 0.5) / (c + 0.5)) for w, c in df.items()}
 
     @cached_property
+    def max_idf(self) -> float:
+        """The rarest token's IDF: the weight of a word the index has never seen."""
+        return max(self.idf.values(), default=1.0)
+
+    @cached_property
     def folded_corpus(self) -> str:
         """Every article's text, NFKC, whitespace removed, lower case: "does the corpus
         mention X at all" is a substring test on this."""

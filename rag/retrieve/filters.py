@@ -36,13 +36,15 @@ def date_in_range(date: str | None, since: str | None, until: str | None) -> boo
 
 def row_filter(snap: IndexSnapshot, row_doc: np.ndarray, doc_ids: Sequence[str] | None,
                since: str | None, until: str | None) -> RowFilter | None:
-    """The rows and articles a filtered search keeps, or None when nothing is filtered."""
+    """The rows and articles a filtered search keeps, or None when nothing is filtered.
+    ``row_doc`` gives each chunk row's article as its position in ``snap.docs``."""
     if not doc_ids and since is None and until is None:
         return None
     unknown = [d for d in (doc_ids or []) if d not in snap.docs]
     if unknown:
         raise InputError(f"Unknown article id {unknown[0]!r}; `rag docs` lists the ids.")
-    allowed = {d.doc_id for d in snap.docs.values()
-               if (not doc_ids or d.doc_id in doc_ids) and date_in_range(d.meta.date, since, until)}
-    return RowFilter(np.array([doc in allowed for doc in row_doc], dtype=bool),
-                     tuple(sorted(allowed)))
+    wanted = set(doc_ids or ())
+    keep = np.array([(not wanted or d.doc_id in wanted) and date_in_range(d.meta.date, since, until)
+                     for d in snap.docs.values()], dtype=bool)
+    allowed = tuple(sorted(doc_id for doc_id, k in zip(snap.docs, keep, strict=True) if k))
+    return RowFilter(keep[row_doc], allowed)

@@ -66,6 +66,3 @@ class LiveRetriever:
             self._checked = time.monotonic()
             return self._retriever
 
-    def loaded(self) -> Retriever | None:
-        """The retriever loaded so far, without checking the store."""
-        return self._retriever

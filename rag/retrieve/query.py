@@ -30,6 +30,7 @@ from rag.text.patterns import (
     ORDINAL_TOKEN,
     PERSON_ROLE,
     REL_YEAR,
+    ROLE_END,
     WH_WORD,
     YEAR,
     YEAR_TOKEN,
@@ -55,6 +56,8 @@ _DISTANCE = re.compile(r"多远|距离多少|相距多少|相隔多少公里|how
 # A person's name asked of a role: "创始人叫什么名字", "书记的姓名".
 _PERSON_NAME_ASKED = (PERSON_ROLE + r"的?"
                       r"(?:叫什么名字|叫什么|姓名|名字)")
+# A person asked: 谁, 哪位, who, a role's name.
+_WHO = r"谁|哪[两三四五六七八九十几]*位|何人|\bwho\b|" + _PERSON_NAME_ASKED
 _NAMES = re.compile(r"\b[A-Z][A-Za-z]+(?:['’]s)?(?:\s+[A-Z][A-Za-z]+)*")
 
 
@@ -98,9 +101,9 @@ def answer_type(q: str) -> str:
     if re.search(r"哪[一几两]?年|何时|什么时候|啥时候|哪天|几月|哪个月|几号|日期|when|what year|which year|"
                  r"what date", ql):
         return "date"
-    if re.search(r"谁|哪[两三四五六七八九十几]*位|何人|哪[两三四五六七八九十几]*家|哪个(企业|公司|单位|机构|部门|学校|大学|高校)|"
-                 r"哪些(企业|公司|单位|机构)|\bwho\b|which (company|companies|organi|firm|institut|"
-                 r"universit)|" + _PERSON_NAME_ASKED, ql):
+    if re.search(_WHO + r"|哪[两三四五六七八九十几]*家|哪个(企业|公司|单位|机构|部门|学校|大学|高校)|"
+                 r"哪些(企业|公司|单位|机构)|which (company|companies|organi|firm|institut|"
+                 r"universit)", ql):
         return "entity"
     # "有什么变化/影响/特点" asks a description, not the items of a list.
     if re.search(r"有(?:什么|哪些|何)(?:变化|影响|作用|意义|改变|不同|区别|特点|特色|优势|好处|效果|"
@@ -136,12 +139,11 @@ def _english_roles(question: str) -> tuple[str, ...]:
     if not re.search(r"\bwho\b|\bname of\b", question.lower()):
         return ()
     for group in english_terms(question.split(",")[0]):
-        if any(_ROLE_END.search(w) for w in group):
+        if any(ROLE_END.search(w) for w in group):
             return group
     return ()
 
 
-_ROLE_END = re.compile(PERSON_ROLE + "$")
 # A year naming the article asked about: "2023年那篇调查", "2025年的报道里".
 ARTICLE_YEAR = re.compile(r"(20\d\d)年?的?(?:那篇|这篇|那份|的?(?:文章|报道|调查|稿子|新闻))")
 
@@ -312,8 +314,7 @@ def analyze(question: str, tokenizer: Tokenizer, corrector: TypoCorrector, today
         # "第几 / 排名" asks a rank; "有什么特别之处" a first or a superlative (首个, 第一).
         asks_rank=bool(re.search(r"第几|排名|排第|位列|名次|几个这样|首个|特别之处|特殊之处|"
                                  r"有何特别|独特之处|rank", corrected.lower())),
-        wants_person=bool(re.search(r"谁|哪[两三四五六七八九十几]*位|何人|\bwho\b|"
-                                    + _PERSON_NAME_ASKED, corrected.lower())))
+        wants_person=bool(re.search(_WHO, corrected.lower())))
     if not split:
         return qa
     texts = split_parts(corrected) if lang == "zh" else split_parts(question)

@@ -76,7 +76,10 @@ class Retriever:
         self._corrector = corrector  # built on first use: it scans the corpus vocabulary
         self._lock = threading.Lock()
         self._reranker = None
-        self._row_doc = np.array([c.doc_id for c in snapshot.chunks], dtype=object)
+        # Each chunk row's article as an index into snapshot.docs: a filter's row mask is then
+        # one array lookup, not a Python loop over every chunk.
+        order = {doc_id: i for i, doc_id in enumerate(snapshot.docs)}
+        self._row_doc = np.array([order[c.doc_id] for c in snapshot.chunks], dtype=np.int64)
         self._qvecs: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def clear_query_cache(self) -> None:

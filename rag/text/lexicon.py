@@ -47,10 +47,15 @@ class Lexicon:
         """Question words and words too general to name a measure."""
         return frozenset(w for ws in self.classes.get("generic", {}).values() for w in ws)
 
+    @cached_property
+    def _words(self) -> dict[str, tuple[str, ...]]:
+        return {kind: tuple(sorted({w for ws in names.values() for w in ws},
+                                   key=lambda w: (-len(w), w)))
+                for kind, names in self.classes.items()}
+
     def words(self, kind: str) -> tuple[str, ...]:
-        """Every word of ``kind`` ("plan", "result"), longest first."""
-        ws = {w for words in self.classes.get(kind, {}).values() for w in words}
-        return tuple(sorted(ws, key=lambda w: (-len(w), w)))
+        """Every word of ``kind`` ("plan", "result"), longest first (sorted once)."""
+        return self._words.get(kind, ())
 
     def same_measure(self, a: str, b: str) -> bool:
         """Do ``a`` and ``b`` name the same measure (one class holds both)?"""

@@ -21,7 +21,7 @@ from functools import lru_cache
 __all__ = [
     "ANSWER_SENTENCE_END", "BARE_MONTH", "BARE_NUMBER", "DATE_MENTION", "ENUMERATOR",
     "LIST_ANNOUNCE", "LIST_HEAD", "PLAIN_QUANTITY", "PROPORTION", "RANK", "SUPERLATIVE", "WH_TARGET_EN", "RELATIVE_DATE", "FIGURE_PARTS", "holds_figure", "is_year_number",
-    "CJK", "CJK_CHARS", "PERSON_ROLE", "glossed_names", "NAME_ASKED", "QUOTED", "quoted_spans", "CJK_RUN", "CN_FIGURE", "DATE_UNITS", "DISTANCE_FIGURE", "HOW_MUCH", "DURATION_FIGURE", "MONEY_FIGURE", "CLAUSE_END", "CLOSERS", "FIGURE", "FIGURE_TOKEN", "FIRST", "PERSON_PRONOUN", "WH_WORD",
+    "CJK", "CJK_CHARS", "PERSON_ROLE", "ROLE_END", "glossed_names", "NAME_ASKED", "QUOTED", "quoted_spans", "CJK_RUN", "CN_FIGURE", "DATE_UNITS", "DISTANCE_FIGURE", "HOW_MUCH", "DURATION_FIGURE", "MONEY_FIGURE", "CLAUSE_END", "CLOSERS", "FIGURE", "FIGURE_TOKEN", "FIRST", "PERSON_PRONOUN", "WH_WORD",
     "MAGNITUDE", "NUMBER", "NUMBER_RE", "PARA_END", "REL_YEAR", "SENTENCE_END", "SPEECH_VERBS", "UNITS",
     "ANAPHOR_START", "ORDINAL_TOKEN", "YEAR", "YEAR_TOKEN", "ends_paragraph", "has_quantity", "name_ending", "figure_with_unit", "has_cjk", "is_english", "is_unspaced_char", "normalize", "paragraph_spans", "sentence_spans",
     "split_sentences",
@@ -245,6 +245,8 @@ SPEECH_VERBS = ("告诉记者", "表示", "说", "指出", "介绍", "坦言", "
 
 # The last characters of a noun naming a role a person holds (创始人, 局长, 总裁, CEO).
 PERSON_ROLE = r"(?:人|长|书记|记者|员|者|主任|总裁|总监|代表|主席|会长|理事|董事|ceo|CEO)"
+# A word that ends in such a role (创始人, 局长): it names a person's role.
+ROLE_END = re.compile(PERSON_ROLE + "$")
 
 # ----------------------------------------------------------------------------- sentences
 

@@ -136,30 +136,13 @@ class Tokenizer:
         return [w for w, flag in self.tagged(text)
                 if flag == "nr" and 2 <= len(w) <= 4 and CJK.match(w[0])]
 
-    _WH = re.compile(r"(是多少|有多少|多少|是谁|是哪|哪些|哪个|哪家|哪位|几|是什么|什么)")
-
-    def focus_noun(self, question: str) -> str:
-        """The noun a question asks about: the last 2+ character noun before the question word,
-        e.g. "海珠区人工智能发展局的局长是谁" -> "局长". Empty when there is none."""
-
-        m = self._WH.search(question)
-        if not m:
-            return ""
-        head = question[: m.start()]
-        nouns = [w for w, f in self.tagged(head)
-                 if f in ("n", "nz", "vn", "nr") and len(w) >= 2 and CJK.match(w[0])
-                 and w not in STOPWORDS]
-        return nouns[-1] if nouns else ""
-
     @lru_cache(maxsize=1)  # noqa: B019  (one shared tokenizer lives for the process)
     def _domain(self) -> frozenset[str]:
         return frozenset(self.domain_words())
 
     def domain_words(self) -> list[str]:
         """Words of the domain dictionary (places, organisations, terms)."""
-        with resources.as_file(resources.files("rag.text") / "data" / "userdict.txt") as p:
-            return [line.split()[0] for line in p.read_text(encoding="utf-8").splitlines()
-                    if line.strip()]
+        return [r[0] for r in _dictionary_rows()]
 
     def frequency(self, word: str) -> int:
         """How often jieba's dictionary saw ``word`` (0 for a word it does not list)."""
@@ -172,9 +155,7 @@ class Tokenizer:
 
     def domain_names(self) -> list[str]:
         """The organisation names of the domain dictionary (tagged nt): 某某科技, 某某集团."""
-        with resources.as_file(resources.files("rag.text") / "data" / "userdict.txt") as p:
-            rows = [line.split() for line in p.read_text(encoding="utf-8").splitlines()]
-        return [r[0] for r in rows if len(r) >= 3 and r[2] == "nt"]
+        return [r[0] for r in _dictionary_rows() if len(r) >= 3 and r[2] == "nt"]
 
     def tokens(self, text: str) -> list[str]:
         """Index/query tokens: words and figures, no punctuation or stop words."""
@@ -220,3 +201,11 @@ def default_tokenizer() -> Tokenizer:
 def tokens(text: str) -> list[str]:
     """Shortcut for ``default_tokenizer().tokens(text)``."""
     return default_tokenizer().tokens(text)
+
+
+@lru_cache(maxsize=1)
+def _dictionary_rows() -> tuple[tuple[str, ...], ...]:
+    """The domain dictionary's rows (word, frequency, tag), read once per process."""
+    with resources.as_file(resources.files("rag.text") / "data" / "userdict.txt") as p:
+        return tuple(tuple(line.split()) for line in p.read_text(encoding="utf-8").splitlines()
+                     if line.strip())

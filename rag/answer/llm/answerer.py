@@ -18,7 +18,6 @@ from rag.answer.llm.client import LLMClient
 from rag.answer.llm.prompt import Passage, build_messages, is_refusal
 from rag.answer.messages import refusal_for
 from rag.errors import LLMError
-from rag.settings import Settings
 from rag.types import Answer
 
 __all__ = ["LLMAnswerer"]
@@ -42,9 +41,8 @@ class LLMAnswerer:
     ``fallback()`` answer with a visible note in Chinese, and is logged.
     """
 
-    def __init__(self, client: LLMClient, settings: Settings | None = None) -> None:
+    def __init__(self, client: LLMClient) -> None:
         self.client = client
-        self.settings = settings or Settings.load()
 
     def answer(self, question: str, passages: Sequence[Passage],
                fallback: Callable[[], Answer]) -> Answer:
