@@ -22,6 +22,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,16 @@ def _check_methods(methods: Sequence[str]) -> None:
 EVAL_TODAY = "2026-11-30"
 
 
+def _naive(pipeline) -> NaiveRetriever:
+    """The naive baseline over the raw corpus, embedded once for every set scored."""
+    return _naive_for(pipeline, pipeline.snapshot.manifest.corpus_fingerprint)
+
+
+@lru_cache(maxsize=1)
+def _naive_for(pipeline, corpus: str) -> NaiveRetriever:
+    return NaiveRetriever(raw_corpus(pipeline), pipeline.encoder)
+
+
 def run_eval(pipeline, questions: Sequence[Question], methods: Sequence[str] = DEFAULT_METHODS,
              answers: bool = True, questions_file: Path | None = None,
              progress: bool = True, llm: bool = False, llm_sample: int = 0) -> EvalResult:
@@ -108,7 +119,7 @@ def run_eval(pipeline, questions: Sequence[Question], methods: Sequence[str] = D
 
     for method in methods:
         if method == "naive":
-            naive = NaiveRetriever(raw_corpus(pipeline), pipeline.encoder)
+            naive = _naive(pipeline)
             rel = relevant_counts(answerable.values(), [c.text for c in naive.chunks])
             naive_info = {"window": NAIVE_WINDOW, "overlap": NAIVE_OVERLAP,
                           "n_chunks": len(naive.chunks)}
@@ -244,7 +255,8 @@ def main_cli(args, settings: Settings) -> int:
     llm = bool(getattr(args, "llm", False))
     if llm and not settings.llm_base_url:
         raise InputError("--llm needs an LLM server; set RAG_LLM_BASE_URL.")
-    pipeline = Pipeline(settings)
+    # One pipeline (today pinned, see run_eval) for every set: the index is loaded once.
+    pipeline = Pipeline(settings if settings.today else settings.replace(today=EVAL_TODAY))
     pipeline.ensure_index()
     problems = {name: validate_all(qs, pipeline) for name, qs in loaded.items()}
     if getattr(args, "validate", False):
