@@ -200,7 +200,7 @@ def cmd_search(args) -> int:
     return 0
 
 
-def _print_answer(ans, docs) -> None:
+def _print_answer(ans) -> None:
     print(ans.text)
     if ans.note:
         print(f"注: {ans.note}")
@@ -238,7 +238,7 @@ def cmd_ask(args) -> int:
             final = item
     if args.llm:
         print("\n")
-    _print_answer(final, p.snapshot.docs)
+    _print_answer(final)
     return 0
 
 

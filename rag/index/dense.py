@@ -19,14 +19,13 @@ REBUILD_HINT = "run `rag index --rebuild` to rebuild it"
 
 
 class VectorIndex(Protocol):
-    """Nearest neighbours by inner product over L2-normalised vectors (= cosine)."""
+    """Nearest neighbours by inner product over L2-normalised vectors (= cosine): what a
+    search asks of a loaded build. Writing a build is the store's business (each back-end
+    writes its own way)."""
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
-    def delete(self, ids: np.ndarray) -> None: ...
     def search(self, queries: np.ndarray, k: int,
                where: RowFilter | None = None) -> tuple[np.ndarray, np.ndarray]: ...
     def count(self) -> int: ...
-    def save(self, path: Path) -> None: ...
 
 
 def choose_ann(setting: str, n: int, threshold: int) -> str:
@@ -55,20 +54,13 @@ class FaissVectorIndex:
             base = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
             base.hnsw.efConstruction = 80
             base.hnsw.efSearch = 128
-            self._index = faiss.IndexIDMap(base)  # HNSW cannot remove: delete rebuilds
+            self._index = faiss.IndexIDMap(base)
         else:
             self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                                  np.asarray(ids, dtype=np.int64))
-
-    def delete(self, ids: np.ndarray) -> None:
-        import faiss
-
-        if self.kind == "hnsw":
-            raise NotImplementedError("HNSW indexes are rebuilt, not edited")
-        self._index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
 
     def search(self, queries: np.ndarray, k: int,
                where: RowFilter | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ class KeywordIndex(Protocol):
     """Ranked keyword search over token lists, and the token statistics the retriever needs
     (IDF weights, the typo corrector's vocabulary)."""
 
-    def top(self, query: str, tokens: list[str], n: int,
+    def top(self, tokens: list[str], n: int,
             where: RowFilter | None = None) -> list[tuple[int, float]]: ...
     def count(self) -> int: ...
     def vocabulary(self) -> list[str]: ...
@@ -28,8 +28,8 @@ class KeywordIndex(Protocol):
 
 
 class BM25KeywordIndex:
-    """bm25s back-end. bm25s has no incremental add, so add/delete re-index all rows
-    (a few hundred ms per 10k chunks): cheap next to embedding, which is incremental."""
+    """bm25s back-end. bm25s has no incremental add, so add re-indexes all rows (a few
+    hundred ms per 10k chunks): cheap next to embedding, which is incremental."""
 
     def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
         self.k1, self.b = k1, b
@@ -50,13 +50,6 @@ class BM25KeywordIndex:
         self._tokens.extend(list(t) for t in token_lists)
         self._reindex()
 
-    def delete(self, ids: Sequence[int]) -> None:
-        drop = set(int(i) for i in ids)
-        keep = [n for n, i in enumerate(self._ids) if i not in drop]
-        self._ids = [self._ids[n] for n in keep]
-        self._tokens = [self._tokens[n] for n in keep]
-        self._reindex()
-
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every row (0 where no query token occurs)."""
         if self._bm25 is None or not self._ids:
@@ -67,10 +60,9 @@ class BM25KeywordIndex:
             return np.zeros(len(self._ids), dtype=np.float32)
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
 
-    def top(self, query: str, tokens: list[str], n: int,
+    def top(self, tokens: list[str], n: int,
             where: RowFilter | None = None) -> list[tuple[int, float]]:
-        """(row, score) of the best ``n`` rows scoring above 0, ties by row; ``query`` is
-        the text the tokens came from (unused here: bm25s takes tokens)."""
+        """(row, score) of the best ``n`` rows scoring above 0, ties by row."""
         s = self.scores(tokens)
         if s.size == 0:
             return []

@@ -11,9 +11,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from rag.errors import IndexStateError
+from rag.index.dense import REBUILD_HINT
 from rag.types import Chunk, DocMeta, Document
 
 __all__ = [
+    "check_model",
     "FORMAT_VERSION", "PASSAGE_CONTEXT", "Manifest", "corpus_fingerprint", "doc_fingerprint",
     "doc_from_row", "doc_to_row", "indexed_sentences", "keyword_input", "passage_input",
     "write_jsonl",
@@ -111,3 +114,12 @@ def doc_from_row(r: dict) -> Document:
     return Document(r["doc_id"], r["text"], DocMeta(**r["meta"]),
                     tuple(tuple(p) for p in r["paragraphs"]),
                     tuple(tuple(s) for s in r["sentences"]), r.get("raw_sha256", ""))
+
+
+def check_model(manifest: Manifest, model_id: str | None, model_checksum: str | None) -> None:
+    """Refuse a build embedded with another model than the configured one (its vectors would
+    not be comparable with the question's)."""
+    if model_checksum and manifest.model_checksum != model_checksum:
+        raise IndexStateError(
+            f"The index was built with model {manifest.model_id} ({manifest.model_checksum}) "
+            f"but the configured model is {model_id} ({model_checksum}); {REBUILD_HINT}.")

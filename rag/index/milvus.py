@@ -49,6 +49,7 @@ from rag.index.dense import REBUILD_HINT
 from rag.index.manifest import (
     FORMAT_VERSION,
     Manifest,
+    check_model,
     doc_from_row,
     doc_to_row,
     indexed_sentences,
@@ -149,10 +150,7 @@ class MilvusStore:
         """The live build as a snapshot; refuses one made with another model."""
         build = self._live_or_fail()
         manifest = self.manifest(build)
-        if model_checksum and manifest.model_checksum != model_checksum:
-            raise IndexStateError(
-                f"The index was built with model {manifest.model_id} ({manifest.model_checksum}) "
-                f"but the configured model is {model_id} ({model_checksum}); {REBUILD_HINT}.")
+        check_model(manifest, model_id, model_checksum)
         docs = {d.doc_id: d for d in (doc_from_row(r) for r in json.loads(self._meta(build,
                                                                                      "docs")))}
         stats = KeywordStats(**json.loads(self._meta(build, "stats")))

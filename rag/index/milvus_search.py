@@ -145,14 +145,6 @@ class MilvusVectorIndex:
     def count(self) -> int:
         return self.n
 
-    def add(self, ids, vectors) -> None:
-        raise NotImplementedError("a Milvus build is written whole by MilvusStore.build")
-
-    delete = add
-
-    def save(self, path) -> None:
-        raise NotImplementedError("a Milvus build lives on the server")
-
 
 class MilvusKeywordIndex:
     """BM25 over one build's chunk collection: documents hold BM25 weights of the project's
@@ -164,10 +156,9 @@ class MilvusKeywordIndex:
         self.conn, self.collection, self.stats = conn, collection, stats
         self._ids = stats.term_ids()
 
-    def top(self, query: str, tokens: list[str], n: int,
+    def top(self, tokens: list[str], n: int,
             where: RowFilter | None = None) -> list[tuple[int, float]]:
-        """(row, BM25 score) of the best ``n`` rows with a score above 0, best first;
-        ``query`` is the text the tokens came from (unused: the tokens are searched)."""
+        """(row, BM25 score) of the best ``n`` rows with a score above 0, best first."""
         qv = self.stats.query_vector(tokens, self._ids)
         if not qv:
             return []

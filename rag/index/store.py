@@ -40,7 +40,14 @@ from rag.index.build import (
 )
 from rag.index.dense import REBUILD_HINT, FaissVectorIndex
 from rag.index.keyword import BM25KeywordIndex
-from rag.index.manifest import FORMAT_VERSION, Manifest, doc_from_row, doc_to_row, write_jsonl
+from rag.index.manifest import (
+    FORMAT_VERSION,
+    Manifest,
+    check_model,
+    doc_from_row,
+    doc_to_row,
+    write_jsonl,
+)
 from rag.index.snapshot import IndexSnapshot
 from rag.text.tokenize import Tokenizer
 from rag.types import Chunk, Document
@@ -91,10 +98,7 @@ class IndexStore:
         if path is None:
             raise IndexStateError(f"No index found in {self.root}; run `rag index` to build it.")
         manifest = _read_manifest(path)
-        if model_checksum and manifest.model_checksum != model_checksum:
-            raise IndexStateError(
-                f"The index was built with model {manifest.model_id} ({manifest.model_checksum}) "
-                f"but the configured model is {model_id} ({model_checksum}); {REBUILD_HINT}.")
+        check_model(manifest, model_id, model_checksum)
         try:
             snap = _read_build(path, manifest)
         except IndexStateError:

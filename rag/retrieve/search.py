@@ -153,7 +153,7 @@ class Retriever:
     def _bm25(self, query: str, n: int, where: RowFilter | None) -> list[tuple[int, float]]:
         if where is not None and not where.doc_ids:
             return []
-        return self.snap.keyword.top(query, self.tokenizer.tokens(query), n, where)
+        return self.snap.keyword.top(self.tokenizer.tokens(query), n, where)
 
     def search(self, query: str, k: int | None = None, method: str = "hybrid",
                doc_ids: Sequence[str] | None = None, since: str | None = None,

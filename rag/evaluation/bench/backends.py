@@ -12,14 +12,13 @@ from typing import Any
 import numpy as np
 
 from rag.evaluation.bench.measure import latency_stats, memory_mb, timed
-from rag.evaluation.bench.synthetic import synthetic_corpus
+from rag.evaluation.bench.synthetic import synthetic_corpus, synthetic_documents
 from rag.index.backend import open_store
 from rag.index.build import Embedded, new_manifest
 from rag.index.dense import choose_ann
 from rag.pipeline import Pipeline
 from rag.retrieve.search import Retriever
 from rag.settings import Settings
-from rag.types import Chunk, DocMeta, Document
 
 __all__ = ["measure_backend"]
 
@@ -58,14 +57,8 @@ def _synthetic(p: Pipeline, s: Settings, questions: list[str], n: int) -> dict:
             _stored_vectors(p.store, base))
     syn = synthetic_corpus([c.text for c in base.chunks],
                            [base.docs[c.doc_id].meta.title for c in base.chunks], vecs, n)
-    docs: list[Document] = []
-    chunks: list[Chunk] = []
-    for i, (text, title) in enumerate(zip(syn.texts, syn.titles, strict=True)):
-        bm = base.docs[base.chunks[int(syn.base_rows[i])].doc_id].meta
-        did = f"syn{i:06d}"
-        docs.append(Document(did, text, DocMeta(did, title, bm.date, source=bm.source),
-                             ((0, len(text)),), ((0, len(text)),)))
-        chunks.append(Chunk(f"{did}#0", did, 0, len(text), text))
+    by_id, chunks = synthetic_documents(base, syn)
+    docs = list(by_id.values())
     emb = Embedded(chunks, syn.vectors, syn.vectors, n, n, n, 0.0)
     store = open_store(s.replace(milvus_prefix="benchsyn",
                                  index_dir=Path(s.index_dir).parent / "syn"))

@@ -24,23 +24,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rag.errors import RagError
+from rag.evaluation.bench.measure import process_rss_mb
 from rag.evaluation.bench.worker import run_worker
-from rag.settings import Settings
 
-__all__ = ["compare_backends", "process_rss_mb"]
-
-
-def process_rss_mb(pid: int) -> dict[str, float]:
-    """VmRSS / VmHWM of another process in MB (empty where /proc is not there)."""
-    out: dict[str, float] = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key, _, val = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key.lower() + "_mb"] = round(int(val.split()[0]) / 1024, 1)
-    except OSError:
-        pass
-    return out
+__all__ = ["compare_backends"]
 
 
 def _start_milvus(data_dir: Path) -> tuple[subprocess.Popen, str]:
@@ -64,7 +51,7 @@ def _start_milvus(data_dir: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.2)
 
 
-def compare_backends(settings: Settings, backends: Sequence[str], questions: list[str],
+def compare_backends(backends: Sequence[str], questions: list[str],
                      n_synthetic: int, env: dict[str, str],
                      log: Callable[[str], None]) -> list[dict]:
     """One figure set per back-end (see the module doc)."""

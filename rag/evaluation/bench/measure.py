@@ -22,7 +22,7 @@ import numpy as np
 from rag.evaluation.common import percentiles
 
 __all__ = ["ALT_HYBRID_QUESTIONS", "RECALL_K", "SCALE_TARGET_N", "SERVING_QUESTIONS", "TARGETS",
-           "ann_recall_at_k", "latency_stats", "loadavg", "log_progress", "memory_mb", "ratio",
+           "ann_recall_at_k", "latency_stats", "loadavg", "log_progress", "memory_mb", "process_rss_mb", "ratio",
            "timed"]
 
 RECALL_K = 10
@@ -41,17 +41,25 @@ def latency_stats(values: Sequence[float]) -> dict[str, float]:
     return percentiles(values, (50, 95, 99), mean=True)
 
 
-def memory_mb() -> dict[str, float]:
-    """This process's current and peak resident memory in MB (``/proc/self/status``, with
-    ``getrusage`` as the portable peak)."""
-    out = {"ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+def process_rss_mb(pid: int | str) -> dict[str, float]:
+    """VmRSS / VmHWM of a process (``"self"`` for this one) in MB; empty where /proc is not
+    there."""
+    out: dict[str, float] = {}
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             key, _, val = line.partition(":")
             if key in ("VmRSS", "VmHWM"):
                 out[key.lower() + "_mb"] = round(int(val.split()[0]) / 1024, 1)
-    except OSError:  # not Linux: getrusage is all there is
+    except OSError:
         pass
+    return out
+
+
+def memory_mb() -> dict[str, float]:
+    """This process's current and peak resident memory in MB (``/proc/self/status``, with
+    ``getrusage`` as the portable peak where there is no /proc)."""
+    out = {"ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+           **process_rss_mb("self")}
     out.setdefault("vmhwm_mb", out["ru_maxrss_mb"])
     out.setdefault("vmrss_mb", out["ru_maxrss_mb"])
     return out

@@ -123,7 +123,7 @@ def run_bench(settings: Settings, scales: Sequence[int] = (10_000, 100_000),
             r = run_worker("scale", cfg, env, 1800)
             r["ok"] = _scale_ok(r) if n >= SCALE_TARGET_N else None
             result["scale"].append(r)
-        result["backends"] = compare_backends(s, backends, questions, backend_chunks, env, log)
+        result["backends"] = compare_backends(backends, questions, backend_chunks, env, log)
         result["bench_process"] = memory_mb()
     result["meta"]["total_s"] = round(time.perf_counter() - t_all, 1)
     result["meta"]["loadavg_end"] = loadavg()

@@ -25,7 +25,7 @@ from rag.evaluation.bench.measure import (
     memory_mb,
     timed,
 )
-from rag.evaluation.bench.synthetic import SyntheticCorpus, synthetic_corpus
+from rag.evaluation.bench.synthetic import SyntheticCorpus, synthetic_corpus, synthetic_documents
 from rag.index.dense import FaissVectorIndex, choose_ann
 from rag.index.keyword import BM25KeywordIndex
 from rag.index.snapshot import IndexSnapshot
@@ -34,7 +34,6 @@ from rag.models.encoder import get_encoder
 from rag.retrieve.search import Retriever
 from rag.settings import Settings
 from rag.text.tokenize import default_tokenizer
-from rag.types import Chunk, DocMeta, Document
 
 __all__ = ["measure_scale"]
 
@@ -155,7 +154,7 @@ def _hybrid(base: IndexSnapshot, syn: SyntheticCorpus, dense: dict[str, FaissVec
             questions: list[str]) -> dict:
     """``Retriever.search`` over the synthetic corpus with each dense index; the configured
     one runs every question, the other a sample."""
-    docs, chunks = _synthetic_documents(base, syn)
+    docs, chunks = synthetic_documents(base, syn)
     manifest = replace(base.manifest, n_docs=len(chunks), n_chunks=len(chunks), ann="exact")
     out: dict[str, Any] = {}
     corrector = None
@@ -179,17 +178,3 @@ def _hybrid(base: IndexSnapshot, syn: SyntheticCorpus, dense: dict[str, FaissVec
                      "stage_p50_ms": {k: latency_stats(v)["p50"] for k, v in stages.items()}}
     out["configured_ann"] = ann_used
     return out
-
-
-def _synthetic_documents(base: IndexSnapshot,
-                         syn: SyntheticCorpus) -> tuple[dict[str, Document], list[Chunk]]:
-    """A snapshot's documents and chunks: one document per synthetic chunk (offsets hold)."""
-    docs: dict[str, Document] = {}
-    chunks: list[Chunk] = []
-    for i, (text, title) in enumerate(zip(syn.texts, syn.titles, strict=True)):
-        bm = base.docs[base.chunks[int(syn.base_rows[i])].doc_id].meta
-        did = f"syn{i:06d}"
-        docs[did] = Document(did, text, DocMeta(did, title, bm.date, source=bm.source),
-                             ((0, len(text)),), ((0, len(text)),))
-        chunks.append(Chunk(f"{did}#0", did, 0, len(text), text))
-    return docs, chunks

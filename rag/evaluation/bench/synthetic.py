@@ -15,10 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.errors import InputError
+from rag.index.snapshot import IndexSnapshot
 from rag.text.patterns import CLOSERS, NUMBER_RE, SENTENCE_END, sentence_spans, split_sentences
 from rag.text.tokenize import default_tokenizer
+from rag.types import Chunk, DocMeta, Document
 
-__all__ = ["DISTRICTS", "NOISE_SIGMA", "SEED", "CachedTokens", "SyntheticCorpus", "perturb",
+__all__ = ["synthetic_documents", "DISTRICTS", "NOISE_SIGMA", "SEED", "CachedTokens", "SyntheticCorpus", "perturb",
            "synthetic_corpus"]
 
 SEED = 20260301
@@ -159,3 +161,17 @@ def synthetic_corpus(texts: Sequence[str], titles: Sequence[str], vectors: np.nd
     t = time.perf_counter()
     tokens = [tok.tokens(f"{ti}\n{tx}") for ti, tx in zip(out_titles, out_texts, strict=True)]
     return SyntheticCorpus(out_texts, out_titles, rows, tokens, vecs, time.perf_counter() - t)
+
+
+def synthetic_documents(base: IndexSnapshot,
+                        syn: SyntheticCorpus) -> tuple[dict[str, Document], list[Chunk]]:
+    """A snapshot's documents and chunks: one document per synthetic chunk (offsets hold)."""
+    docs: dict[str, Document] = {}
+    chunks: list[Chunk] = []
+    for i, (text, title) in enumerate(zip(syn.texts, syn.titles, strict=True)):
+        bm = base.docs[base.chunks[int(syn.base_rows[i])].doc_id].meta
+        did = f"syn{i:06d}"
+        docs[did] = Document(did, text, DocMeta(did, title, bm.date, source=bm.source),
+                             ((0, len(text)),), ((0, len(text)),))
+        chunks.append(Chunk(f"{did}#0", did, 0, len(text), text))
+    return docs, chunks
