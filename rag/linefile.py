@@ -25,9 +25,9 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from rag.errors import RagError
+from rag.errors import InputError, RagError
 
-__all__ = ["LOCK_TIMEOUT", "LineFile", "write_atomic"]
+__all__ = ["LOCK_TIMEOUT", "LineFile", "read_jsonl", "write_atomic"]
 
 log = logging.getLogger("rag.linefile")
 
@@ -167,3 +167,27 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def read_jsonl(path: Path, keys: Iterable[str] = ()) -> list[dict]:
+    """The objects of a JSON-lines file a user hands in (blank lines skipped, a BOM allowed),
+    each holding ``keys``. Unlike a :class:`LineFile`, whose bad lines are set aside, an input
+    file is wrong as a whole: the first bad line raises ``InputError`` naming it."""
+    need = list(keys)
+    try:
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    except OSError as e:
+        raise InputError(f"Cannot read {path}: {e.strerror}.") from None
+    rows = []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            raise InputError(f"{path} line {n} is not valid JSON.") from None
+        if need and (not isinstance(obj, dict) or not all(k in obj for k in need)):
+            raise InputError(f"{path} line {n} needs at least "
+                             + " and ".join(f'"{k}"' for k in need) + ".")
+        rows.append(obj)
+    return rows

@@ -13,7 +13,7 @@ import pytest
 
 from rag.app.feedback import CAPS, FeedbackLog
 from rag.errors import InputError, NotFoundError
-from rag.linefile import LineFile
+from rag.linefile import LineFile, read_jsonl
 
 N = 150  # records per writer
 
@@ -125,3 +125,17 @@ def test_line_file_update_is_all_or_nothing(tmp_path):
         f.update(boom)
     assert f.read() == [{"a": 1}, {"a": 2}]
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
+
+
+def test_an_input_file_is_read_whole_or_refused_naming_its_bad_line(tmp_path):
+    p = tmp_path / "in.jsonl"
+    p.write_bytes('\ufeff{"id": "a", "question": "青禾区有几座充电站?"}\n\n'.encode())
+    assert read_jsonl(p, ("id", "question")) == [{"id": "a", "question": "青禾区有几座充电站?"}]
+    p.write_text('{"id": "a", "question": "q"}\n{"id": "b"}\n', encoding="utf-8")
+    with pytest.raises(InputError, match='line 2 needs at least "id" and "question"'):
+        read_jsonl(p, ("id", "question"))
+    p.write_text('{"id": "a"}\nnot json\n', encoding="utf-8")
+    with pytest.raises(InputError, match="line 2 is not valid JSON"):
+        read_jsonl(p)
+    with pytest.raises(InputError, match="Cannot read"):
+        read_jsonl(tmp_path / "missing.jsonl")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rag.app.jsonio import answer_to_dict, document_to_dict, search_to_dict
 from rag.errors import InputError, RagError
+from rag.linefile import read_jsonl
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 
@@ -131,25 +132,6 @@ def cmd_index(args) -> int:
     return 0
 
 
-def _read_batch(path: Path) -> list[dict]:
-    rows = []
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except OSError as e:
-        raise InputError(f"Cannot read {path}: {e.strerror}.") from None
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            raise InputError(f"{path} line {n} is not valid JSON.") from None
-        if not isinstance(obj, dict) or "id" not in obj or "question" not in obj:
-            raise InputError(f"{path} line {n} needs at least \"id\" and \"question\".")
-        rows.append(obj)
-    return rows
-
-
 def _write_lines(out: Path, rows) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", encoding="utf-8") as f:
@@ -161,7 +143,7 @@ def _run_batch(args, default_out: str, run) -> int:
     """``--batch IN --out OUT``: one output line per input line, ``{"id", **run(question)}``.
     The pipeline (and so the model) is shared by every line."""
     out_path = Path(args.out or default_out)
-    rows = [{"id": r["id"], **run(r["question"])} for r in _read_batch(Path(args.batch))]
+    rows = [{"id": r["id"], **run(r["question"])} for r in read_jsonl(Path(args.batch), ("id", "question"))]
     _write_lines(out_path, rows)
     print(f"{len(rows)} questions -> {out_path}", file=sys.stderr)
     return 0

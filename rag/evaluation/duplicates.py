@@ -37,6 +37,7 @@ import numpy as np
 
 from rag.errors import InputError, RagError
 from rag.evaluation.questions import Question
+from rag.linefile import read_jsonl
 from rag.settings import Settings
 from rag.text.patterns import NUMBER_RE, normalize
 
@@ -151,17 +152,7 @@ def measure(pairs: Sequence[dict], encoder) -> dict:
 
 
 def _read_pairs(path: Path) -> list[dict]:
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise InputError(f"Cannot read {path}: {e.strerror}.") from None
-    pairs = []
-    for n, line in enumerate(lines, start=1):
-        if line.strip():
-            try:
-                pairs.append(json.loads(line))
-            except json.JSONDecodeError:
-                raise InputError(f"{path} line {n} is not valid JSON.") from None
+    pairs = read_jsonl(path)
     if not pairs or not all({"a", "b", "same"} <= set(p) for p in pairs):
         raise InputError(f"{path} needs one {{\"a\", \"b\", \"same\"}} object per line.")
     return pairs
