@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from rag.app.auth import Unauthorized, parse_auth, user_check
-from rag.app.feedback import CAPS, FeedbackLog
+from rag.app.feedback import CAPS, MAX_CITATIONS, FeedbackLog
 from rag.app.jsonio import answer_to_dict, document_to_dict, search_to_dict
 from rag.app.present import error_page, render_article
 from rag.app.review import ReviewDesk
@@ -62,7 +62,7 @@ class SearchBody(BaseModel):
 class FeedbackBody(BaseModel):
     question: str = Field(..., max_length=CAPS["question"])
     answer: str = Field(..., max_length=CAPS["answer"])
-    citations: list[dict] = Field(default_factory=list, max_length=20)
+    citations: list[dict] = Field(default_factory=list, max_length=MAX_CITATIONS)
     vote: Literal["up", "down"]
     comment: str = Field("", max_length=CAPS["comment"])
     mode: Literal["extractive", "llm"] = "extractive"

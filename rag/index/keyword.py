@@ -11,6 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from rag.index.filter import RowFilter
+from rag.index.sparse import EMPTY_TOKEN
 
 __all__ = ["BM25KeywordIndex", "KeywordIndex"]
 
@@ -43,7 +44,7 @@ class BM25KeywordIndex:
         self._bm25 = bm25s.BM25(k1=self.k1, b=self.b)
         if self._tokens:
             # An empty token list would break bm25s; a sentinel keeps row numbers aligned.
-            self._bm25.index([t or ["\u2400"] for t in self._tokens], show_progress=False)
+            self._bm25.index([t or [EMPTY_TOKEN] for t in self._tokens], show_progress=False)
 
     def add(self, ids: Sequence[int], token_lists: Sequence[list[str]]) -> None:
         self._ids.extend(int(i) for i in ids)
